@@ -1,0 +1,193 @@
+/* Numbered schema migrations. A migration is never edited once released: a
+ * change to the schema is a new entry at the end of the list. */
+#include "db/db.h"
+
+#include <stdio.h>
+
+#include "util/date.h"
+
+struct migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+
+/* Timestamps are INTEGER microseconds since the epoch (UTC); calendar dates
+ * are TEXT YYYY-MM-DD; every record carries `version` for optimistic
+ * concurrency. */
+static const struct migration migrations[] = {
+	{1, "core records and audit trail",
+	 "CREATE TABLE audit_event ("
+	 "  seq INTEGER PRIMARY KEY,"
+	 "  at INTEGER NOT NULL,"
+	 "  actor_id INTEGER NOT NULL,"
+	 "  actor_name TEXT NOT NULL,"
+	 "  entity TEXT NOT NULL,"
+	 "  entity_id INTEGER NOT NULL,"
+	 "  action TEXT NOT NULL,"
+	 "  changes TEXT NOT NULL,"
+	 "  reason TEXT,"
+	 "  prev_hash TEXT NOT NULL,"
+	 "  hash TEXT NOT NULL);"
+	 "CREATE INDEX audit_event_entity ON audit_event(entity, entity_id, seq);"
+	 /* 21 CFR 11.10(e): the application never updates or deletes history. */
+	 "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
+	 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	 "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
+	 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	 /* The chain head: a truncated tail shows as a head the table no longer reaches. */
+	 "CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1),"
+	 "  seq INTEGER NOT NULL, hash TEXT NOT NULL);"
+	 "CREATE TABLE organisations ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, country TEXT);"
+	 "CREATE TABLE sites ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  name TEXT NOT NULL, address TEXT, city TEXT, region TEXT, postal_code TEXT,"
+	 "  country TEXT NOT NULL, organisation_id INTEGER REFERENCES organisations(id),"
+	 "  UNIQUE (name, country));"
+	 "CREATE TABLE studies ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  protocol_number TEXT NOT NULL UNIQUE, nct_id TEXT UNIQUE, title TEXT NOT NULL,"
+	 "  acronym TEXT, phase TEXT NOT NULL, therapeutic_area TEXT,"
+	 "  sponsor_id INTEGER REFERENCES organisations(id),"
+	 "  target_enrollment INTEGER NOT NULL,"
+	 "  planned_start_on TEXT, planned_end_on TEXT,"
+	 "  status TEXT NOT NULL, status_reason TEXT,"
+	 "  planned_on TEXT, start_up_on TEXT, enrolling_on TEXT, follow_up_on TEXT,"
+	 "  closed_on TEXT, terminated_on TEXT, withdrawn_on TEXT);"
+	 "CREATE TABLE protocol_versions ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  number TEXT NOT NULL, version_date TEXT NOT NULL, summary TEXT,"
+	 "  status TEXT NOT NULL, status_reason TEXT,"
+	 "  draft_on TEXT, approved_on TEXT, rejected_on TEXT,"
+	 "  UNIQUE (study_id, number));"
+	 "CREATE TABLE study_sites ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  site_id INTEGER NOT NULL REFERENCES sites(id),"
+	 "  site_number TEXT NOT NULL, investigator_name TEXT NOT NULL,"
+	 "  country TEXT NOT NULL, time_zone TEXT NOT NULL,"
+	 "  target_enrollment INTEGER, planned_activation_on TEXT,"
+	 "  status TEXT NOT NULL, status_reason TEXT,"
+	 "  identified_on TEXT, feasibility_on TEXT, selected_on TEXT, approved_on TEXT,"
+	 "  contracted_on TEXT, initiated_on TEXT, activated_on TEXT, enrolling_on TEXT,"
+	 "  closed_on TEXT,"
+	 "  UNIQUE (study_id, site_number));"
+	 "CREATE INDEX study_sites_site ON study_sites(site_id);"
+	 "CREATE TABLE subjects ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  study_site_id INTEGER NOT NULL REFERENCES study_sites(id),"
+	 "  screening_number TEXT NOT NULL, subject_number TEXT,"
+	 "  sex TEXT NOT NULL, race TEXT, ethnicity TEXT, age INTEGER NOT NULL,"
+	 "  consented_on TEXT, consent_version TEXT,"
+	 "  status TEXT NOT NULL, status_reason TEXT,"
+	 "  screened_on TEXT NOT NULL, screen_failed_on TEXT, screen_failure_reason TEXT,"
+	 "  enrolled_on TEXT, completed_on TEXT, withdrawn_on TEXT, withdrawal_reason TEXT,"
+	 "  UNIQUE (study_id, screening_number));"
+	 "CREATE INDEX subjects_site ON subjects(study_site_id, status);"
+	 "CREATE INDEX subjects_study_status ON subjects(study_id, status);"
+	 "CREATE TABLE milestones ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  study_site_id INTEGER REFERENCES study_sites(id),"
+	 "  name TEXT NOT NULL, kind TEXT NOT NULL,"
+	 "  baseline_on TEXT, planned_on TEXT, actual_on TEXT, notes TEXT);"
+	 "CREATE INDEX milestones_study ON milestones(study_id, study_site_id);"
+	 /* Idempotency-Key replays (DESIGN.md): kept in the store so any server
+	  * of several answers a retry the same way. */
+	 "CREATE TABLE idempotency_keys ("
+	 "  key TEXT NOT NULL, actor_id INTEGER NOT NULL, request_hash TEXT NOT NULL,"
+	 "  status INTEGER NOT NULL, location TEXT, body TEXT NOT NULL,"
+	 "  created_at INTEGER NOT NULL, PRIMARY KEY (key, actor_id));"},
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int db_latest_schema_version(void)
+{
+	return migrations[NMIGRATIONS - 1].version;
+}
+
+int db_schema_version(struct db *db, int *version)
+{
+	int64_t v = 0, exists = 0;
+	int rc = db_query_int(db,
+			      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+			      "'schema_migrations'",
+			      &exists, 0);
+	if (rc)
+		return rc;
+	if (exists) {
+		rc = db_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", &v, 0);
+		if (rc)
+			return rc;
+	}
+	*version = (int)v;
+	return 0;
+}
+
+int db_migrate(struct db *db, struct err *e)
+{
+	int current, rc;
+
+	rc = db_exec(db,
+		     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+		     " name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+		     e);
+	if (rc)
+		return rc;
+	rc = db_begin(db);
+	if (rc)
+		return err_set(e, rc, "cannot lock the database for migration");
+	rc = db_schema_version(db, &current);
+	if (rc) {
+		err_set(e, rc, "cannot read the schema version: %s", db_errmsg(db));
+		goto fail;
+	}
+	if (current > db_latest_schema_version()) {
+		rc = err_set(e, CTMS_ESCHEMA,
+			     "the database is at schema version %d, newer than this ctms (%d); "
+			     "use a newer ctms",
+			     current, db_latest_schema_version());
+		goto fail;
+	}
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		const struct migration *m = &migrations[i];
+		struct db_stmt *st;
+		if (m->version <= current)
+			continue;
+		rc = db_exec(db, m->sql, e);
+		if (rc)
+			goto fail;
+		rc = db_prepare(db,
+				"INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+				&st);
+		if (!rc) {
+			db_bind_int(st, 1, m->version);
+			db_bind_text(st, 2, m->name);
+			db_bind_int(st, 3, now_us());
+			rc = db_step(st);
+		}
+		if (rc < 0) {
+			err_set(e, rc, "cannot record migration %d", m->version);
+			goto fail;
+		}
+	}
+	rc = db_commit(db);
+	if (rc)
+		err_set(e, rc, "cannot commit the migration: %s", db_errmsg(db));
+	return rc;
+fail:
+	db_rollback(db);
+	return rc;
+}

@@ -1,0 +1,265 @@
+#include "domain/audit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "domain/actor.h"
+#include "util/buf.h"
+#include "util/date.h"
+#include "util/hash.h"
+#include "util/json.h"
+
+#define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct event {
+	int64_t seq, at, actor_id, entity_id;
+	const char *actor_name, *entity, *action, *changes, *reason, *prev_hash;
+};
+
+static void put_field(struct buf *b, const char *s)
+{
+	if (!s) {
+		buf_puts(b, "-;");
+		return;
+	}
+	buf_printf(b, "%zu:", strlen(s));
+	buf_puts(b, s);
+	buf_putc(b, ';');
+}
+
+static void put_int(struct buf *b, int64_t v)
+{
+	char s[24];
+	snprintf(s, sizeof(s), "%lld", (long long)v);
+	put_field(b, s);
+}
+
+/* The hashed form: each column length-prefixed, so no value can imitate a
+ * separator and the form does not depend on any serialiser's whims. */
+static void event_hash(const struct event *ev, char out[SHA256_HEX_LEN])
+{
+	struct buf b;
+	buf_init(&b, SIZE_MAX / 2);
+	put_field(&b, ev->prev_hash);
+	put_int(&b, ev->seq);
+	put_int(&b, ev->at);
+	put_int(&b, ev->actor_id);
+	put_field(&b, ev->actor_name);
+	put_field(&b, ev->entity);
+	put_int(&b, ev->entity_id);
+	put_field(&b, ev->action);
+	put_field(&b, ev->changes);
+	put_field(&b, ev->reason);
+	sha256_hex(b.ptr, b.len, out);
+	buf_release(&b);
+}
+
+void audit_change(json_t *changes, const char *field, const json_t *old_value,
+		  const json_t *new_value)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "field", json_string(field));
+	json_object_set(o, "old", old_value ? (json_t *)old_value : json_null());
+	json_object_set(o, "new", new_value ? (json_t *)new_value : json_null());
+	json_array_append_new(changes, o);
+}
+
+int audit_append(struct db *db, const struct actor *a, const char *entity, int64_t entity_id,
+		 const char *action, const json_t *changes, const char *reason, struct err *e)
+{
+	struct db_stmt *st;
+	struct event ev = {0};
+	char prev[SHA256_HEX_LEN] = GENESIS_HASH;
+	char hash[SHA256_HEX_LEN];
+	char *changes_text = NULL;
+	int rc;
+
+	if (!db_in_transaction(db))
+		return err_set(e, CTMS_EDB, "audit events are written inside the change's transaction");
+	rc = db_prepare(db, "SELECT seq, hash FROM audit_head WHERE one = 1", &st);
+	if (rc)
+		goto fail;
+	rc = db_step(st);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		ev.seq = db_column_int(st, 0);
+		snprintf(prev, sizeof(prev), "%s", db_column_text(st, 1));
+		db_done(st);
+	}
+	ev.seq += 1;
+	ev.at = now_us();
+	ev.actor_id = a->id;
+	ev.actor_name = a->name;
+	ev.entity = entity;
+	ev.entity_id = entity_id;
+	ev.action = action;
+	changes_text = json_canonical(changes);
+	ev.changes = changes_text;
+	ev.reason = reason && reason[0] ? reason : NULL;
+	ev.prev_hash = prev;
+	event_hash(&ev, hash);
+
+	rc = db_prepare(db,
+			"INSERT INTO audit_event (seq, at, actor_id, actor_name, entity, entity_id, action,"
+			" changes, reason, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			&st);
+	if (rc)
+		goto fail;
+	db_bind_int(st, 1, ev.seq);
+	db_bind_int(st, 2, ev.at);
+	db_bind_int(st, 3, ev.actor_id);
+	db_bind_text(st, 4, ev.actor_name);
+	db_bind_text(st, 5, ev.entity);
+	db_bind_int(st, 6, ev.entity_id);
+	db_bind_text(st, 7, ev.action);
+	db_bind_text(st, 8, ev.changes);
+	db_bind_text(st, 9, ev.reason);
+	db_bind_text(st, 10, ev.prev_hash);
+	db_bind_text(st, 11, hash);
+	rc = db_step(st);
+	if (rc < 0)
+		goto fail;
+	rc = db_prepare(db,
+			"INSERT INTO audit_head (one, seq, hash) VALUES (1, $1, $2)"
+			" ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+			&st);
+	if (rc)
+		goto fail;
+	db_bind_int(st, 1, ev.seq);
+	db_bind_text(st, 2, hash);
+	rc = db_step(st);
+	if (rc < 0)
+		goto fail;
+	free(changes_text);
+	return 0;
+fail:
+	free(changes_text);
+	return err_set(e, rc ? rc : CTMS_EDB, "cannot append to the audit trail: %s", db_errmsg(db));
+}
+
+int audit_verify(struct db *db, int64_t *count, int64_t *broken, struct err *e)
+{
+	struct db_stmt *st;
+	char prev[SHA256_HEX_LEN] = GENESIS_HASH;
+	char hash[SHA256_HEX_LEN];
+	int64_t expect_seq = 1, head_seq = 0;
+	char head_hash[SHA256_HEX_LEN] = "";
+	int rc;
+
+	*count = 0;
+	*broken = 0;
+	rc = db_prepare(db, "SELECT seq, hash FROM audit_head WHERE one = 1", &st);
+	if (rc)
+		return err_set(e, rc, "cannot read the audit chain head: %s", db_errmsg(db));
+	if (db_step(st) == 1) {
+		head_seq = db_column_int(st, 0);
+		snprintf(head_hash, sizeof(head_hash), "%s", db_column_text(st, 1));
+		db_done(st);
+	}
+	rc = db_prepare(db,
+			"SELECT seq, at, actor_id, actor_name, entity, entity_id, action, changes, reason,"
+			" prev_hash, hash FROM audit_event ORDER BY seq",
+			&st);
+	if (rc)
+		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
+	while ((rc = db_step(st)) == 1) {
+		struct event ev = {
+			.seq = db_column_int(st, 0),
+			.at = db_column_int(st, 1),
+			.actor_id = db_column_int(st, 2),
+			.actor_name = db_column_text(st, 3),
+			.entity = db_column_text(st, 4),
+			.entity_id = db_column_int(st, 5),
+			.action = db_column_text(st, 6),
+			.changes = db_column_text(st, 7),
+			.reason = db_column_text(st, 8),
+			.prev_hash = db_column_text(st, 9),
+		};
+		const char *stored = db_column_text(st, 10);
+		const char *why = NULL;
+
+		if (ev.seq != expect_seq)
+			why = "events are missing before it (sequence gap)";
+		else if (!ev.prev_hash || strcmp(ev.prev_hash, prev))
+			why = "its previous-hash does not match the event before it";
+		else {
+			event_hash(&ev, hash);
+			if (!stored || strcmp(stored, hash))
+				why = "its content does not match its hash (the event was altered)";
+		}
+		if (why) {
+			*broken = ev.seq;
+			db_done(st);
+			return err_set(e, CTMS_EINTEGRITY, "audit event %lld is broken: %s", (long long)ev.seq,
+				       why);
+		}
+		snprintf(prev, sizeof(prev), "%s", stored);
+		expect_seq++;
+		(*count)++;
+	}
+	if (rc < 0)
+		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
+	if (head_seq != *count || (head_seq && strcmp(head_hash, prev))) {
+		*broken = *count + 1;
+		return err_set(e, CTMS_EINTEGRITY,
+			       "audit event %lld is broken: the chain head records %lld events but %lld "
+			       "remain (events were deleted from the end)",
+			       (long long)(*count + 1), (long long)head_seq, (long long)*count);
+	}
+	return 0;
+}
+
+int audit_list(struct db *db, const struct audit_query *q, json_t **items, int64_t *next_seq,
+	       struct err *e)
+{
+	struct db_stmt *st;
+	int rc, n = 0;
+	int limit = q->limit > 0 ? q->limit : 100;
+
+	*items = json_array();
+	*next_seq = 0;
+	rc = db_prepare(db,
+			"SELECT seq, at, actor_id, actor_name, entity, entity_id, action, changes, reason, hash"
+			" FROM audit_event WHERE ($1 IS NULL OR entity = $1) AND ($2 = 0 OR entity_id = $2)"
+			" AND seq > $3 ORDER BY seq LIMIT $4",
+			&st);
+	if (rc)
+		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
+	db_bind_text(st, 1, q->entity);
+	db_bind_int(st, 2, q->entity_id);
+	db_bind_int(st, 3, q->after_seq);
+	db_bind_int(st, 4, limit + 1);
+	while ((rc = db_step(st)) == 1) {
+		char ts[TIMESTAMP_LEN];
+		if (++n > limit) {
+			db_done(st);
+			break;
+		}
+		timestamp_format(db_column_int(st, 1), ts);
+		json_t *changes = json_loads(db_column_text(st, 7), 0, NULL);
+		const char *reason = db_column_text(st, 8);
+		json_t *ev = json_object();
+		json_object_set_new(ev, "seq", json_integer(db_column_int(st, 0)));
+		json_object_set_new(ev, "at", json_string(ts));
+		json_object_set_new(ev, "actor_id", json_integer(db_column_int(st, 2)));
+		json_object_set_new(ev, "actor", json_string(db_column_text(st, 3)));
+		json_object_set_new(ev, "entity", json_string(db_column_text(st, 4)));
+		json_object_set_new(ev, "entity_id", json_integer(db_column_int(st, 5)));
+		json_object_set_new(ev, "action", json_string(db_column_text(st, 6)));
+		json_object_set_new(ev, "changes", changes ? changes : json_array());
+		json_object_set_new(ev, "reason", reason ? json_string(reason) : json_null());
+		json_object_set_new(ev, "hash", json_string(db_column_text(st, 9)));
+		*next_seq = db_column_int(st, 0);
+		json_array_append_new(*items, ev);
+	}
+	if (rc < 0) {
+		json_decref(*items);
+		*items = NULL;
+		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
+	}
+	if (n <= limit)
+		*next_seq = 0;
+	return 0;
+}

@@ -1,0 +1,743 @@
+#include "domain/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "domain/actor.h"
+#include "domain/audit.h"
+#include "util/buf.h"
+#include "util/date.h"
+#include "util/json.h"
+
+#define SQL_MAX (64 * 1024)
+#define TEXT_MAX_DEFAULT 2000
+
+const struct field_def *record_field(const struct entity_def *def, const char *name)
+{
+	for (size_t i = 0; i < def->nfields; i++)
+		if (!strcmp(def->fields[i].name, name))
+			return &def->fields[i];
+	return NULL;
+}
+
+static const struct state_def *state_find(const struct state_machine *sm, const char *name)
+{
+	for (size_t i = 0; name && i < sm->nstates; i++)
+		if (!strcmp(sm->states[i].name, name))
+			return &sm->states[i];
+	return NULL;
+}
+
+static bool is_column(const struct field_def *f)
+{
+	return !(f->flags & F_VIRTUAL);
+}
+
+static void list_codes(struct buf *b, const char *const *codes)
+{
+	for (size_t i = 0; codes && codes[i]; i++)
+		buf_printf(b, "%s%s", i ? ", " : "", codes[i]);
+	if (!codes || !codes[0])
+		buf_puts(b, "none");
+}
+
+/* Control characters other than tab and newline have no place in a record. */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+			return true;
+	return false;
+}
+
+int field_validate(const struct field_def *f, const json_t *v, struct err *e)
+{
+	if (json_is_null(v)) {
+		if (f->flags & F_REQUIRED)
+			return err_field(e, f->name, "is required and cannot be null");
+		return 0;
+	}
+	switch (f->type) {
+	case FT_TEXT: {
+		int64_t max = f->max ? f->max : TEXT_MAX_DEFAULT;
+		int64_t min = f->min ? f->min : ((f->flags & F_REQUIRED) ? 1 : 0);
+		if (!json_is_string(v))
+			return err_field(e, f->name, "must be a string");
+		size_t len = json_string_length(v);
+		const char *s = json_string_value(v);
+		if ((int64_t)len > max)
+			return err_field(e, f->name, "must be at most %lld bytes long (got %zu)",
+					 (long long)max, len);
+		if ((int64_t)len < min)
+			return err_field(e, f->name, "must not be empty");
+		if (strlen(s) != len || has_control(s))
+			return err_field(e, f->name, "must not contain control characters");
+		if (len && (s[0] == ' ' || s[len - 1] == ' '))
+			return err_field(e, f->name, "must not begin or end with a space");
+		return 0;
+	}
+	case FT_INT:
+		if (!json_is_integer(v))
+			return err_field(e, f->name, "must be an integer");
+		if ((f->min || f->max) &&
+		    (json_integer_value(v) < f->min || json_integer_value(v) > f->max))
+			return err_field(e, f->name, "must be between %lld and %lld", (long long)f->min,
+					 (long long)f->max);
+		return 0;
+	case FT_DATE:
+		if (!json_is_string(v) || !date_valid(json_string_value(v)))
+			return err_field(e, f->name, "must be a calendar date YYYY-MM-DD");
+		return 0;
+	case FT_ENUM:
+		if (json_is_string(v)) {
+			for (size_t i = 0; f->codes[i]; i++)
+				if (!strcmp(f->codes[i], json_string_value(v)))
+					return 0;
+		}
+		if (f->hint)
+			return err_field(e, f->name, "must be %s", f->hint);
+		{
+			struct buf b;
+			buf_init(&b, 200);
+			list_codes(&b, f->codes);
+			err_field(e, f->name, "must be one of: %s%s", b.ptr, b.len >= 199 ? "..." : "");
+			buf_release(&b);
+		}
+		return CTMS_EINVAL;
+	case FT_REF:
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			return err_field(e, f->name, "must be the id (a positive integer) of a record");
+		return 0;
+	case FT_BOOL:
+		if (!json_is_boolean(v))
+			return err_field(e, f->name, "must be true or false");
+		return 0;
+	case FT_TIMEZONE:
+		if (!json_is_string(v) || !tz_valid(json_string_value(v)))
+			return err_field(e, f->name, "must be an IANA time zone name such as Europe/Paris");
+		return 0;
+	}
+	return err_field(e, f->name, "has an unknown type");
+}
+
+static int bind_json(struct db_stmt *st, int n, const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return db_bind_null(st, n);
+	if (json_is_integer(v))
+		return db_bind_int(st, n, json_integer_value(v));
+	if (json_is_boolean(v))
+		return db_bind_int(st, n, json_is_true(v));
+	if (json_is_string(v))
+		return db_bind_text(st, n, json_string_value(v));
+	return CTMS_EINVAL;
+}
+
+static json_t *column_json(const struct entity_def *def, struct db_stmt *st, int i)
+{
+	const char *name = db_column_name(st, i);
+	const struct field_def *f = record_field(def, name);
+
+	switch (db_column_type(st, i)) {
+	case DB_NULL:
+		return json_null();
+	case DB_INT:
+		if (f && f->type == FT_BOOL)
+			return json_boolean(db_column_int(st, i));
+		if (!strcmp(name, "created_at") || !strcmp(name, "updated_at")) {
+			char ts[TIMESTAMP_LEN];
+			timestamp_format(db_column_int(st, i), ts);
+			return json_string(ts);
+		}
+		return json_integer(db_column_int(st, i));
+	case DB_REAL:
+	case DB_TEXT:
+		break;
+	}
+	if (f && (f->type == FT_INT || f->type == FT_REF))
+		return json_integer(strtoll(db_column_text(st, i), NULL, 10));
+	return json_string(db_column_text(st, i));
+}
+
+static json_t *row_json(const struct entity_def *def, struct db_stmt *st)
+{
+	json_t *rec = json_object();
+	int n = db_column_count(st);
+	for (int i = 0; i < n; i++)
+		json_object_set_new(rec, db_column_name(st, i), column_json(def, st, i));
+	return rec;
+}
+
+static void select_sql(struct buf *b, const struct entity_def *def)
+{
+	buf_puts(b, "SELECT t.id, t.version");
+	for (size_t i = 0; i < def->nfields; i++)
+		if (is_column(&def->fields[i]))
+			buf_printf(b, ", t.%s", def->fields[i].name);
+	if (def->join_columns)
+		buf_printf(b, ", %s", def->join_columns);
+	buf_printf(b, ", t.created_at, t.updated_at FROM %s t", def->table);
+	if (def->join)
+		buf_printf(b, " %s", def->join);
+}
+
+/* Loads one record as stored (no derived fields). */
+static int load(struct db *db, const struct entity_def *def, int64_t id, json_t **out,
+		struct err *e)
+{
+	struct buf sql;
+	struct db_stmt *st;
+	int rc;
+
+	*out = NULL;
+	buf_init(&sql, SQL_MAX);
+	select_sql(&sql, def);
+	buf_puts(&sql, " WHERE t.id = $1");
+	rc = db_prepare(db, sql.ptr, &st);
+	buf_release(&sql);
+	if (rc)
+		return err_set(e, rc, "cannot read %s: %s", def->name, db_errmsg(db));
+	db_bind_int(st, 1, id);
+	rc = db_step(st);
+	if (rc == 1) {
+		*out = row_json(def, st);
+		db_done(st);
+		return 0;
+	}
+	if (rc == 0)
+		return err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->name, (long long)id);
+	return err_set(e, rc, "cannot read %s: %s", def->name, db_errmsg(db));
+}
+
+static void render(struct db *db, const struct entity_def *def, json_t *rec)
+{
+	if (def->render)
+		def->render(db, rec);
+}
+
+int record_get(struct db *db, const struct entity_def *def, int64_t id, json_t **out,
+	       struct err *e)
+{
+	int rc = load(db, def, id, out, e);
+	if (!rc)
+		render(db, def, *out);
+	return rc;
+}
+
+int record_get_child(struct db *db, const struct entity_def *def, int64_t parent_id, int64_t id,
+		     json_t **out, struct err *e)
+{
+	int rc = record_get(db, def, id, out, e);
+	if (!rc && def->parent_field && json_int(*out, def->parent_field, 0) != parent_id) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->name, (long long)id);
+	}
+	return rc;
+}
+
+static int exists(struct db *db, const char *table, int64_t id, struct err *e)
+{
+	struct buf sql;
+	int64_t one;
+	int rc;
+
+	buf_init(&sql, 256);
+	buf_printf(&sql, "SELECT 1 FROM %s WHERE id = $1", table);
+	rc = db_query_int(db, sql.ptr, &one, 1, id);
+	buf_release(&sql);
+	if (rc && rc != CTMS_ENOTFOUND)
+		return err_set(e, rc, "cannot read %s: %s", table, db_errmsg(db));
+	return rc;
+}
+
+/* References and uniqueness, for the fields that are new or changed. */
+static int check_store_rules(struct db *db, const struct entity_def *def, const json_t *old,
+			     const json_t *rec, struct err *e)
+{
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *v = json_object_get(rec, f->name);
+		if (!is_column(f) || !v || json_is_null(v))
+			continue;
+		if (old && json_same(json_object_get(old, f->name), v))
+			continue;
+		if (f->type == FT_REF && f->ref_table) {
+			int rc = exists(db, f->ref_table, json_integer_value(v), e);
+			if (rc == CTMS_ENOTFOUND)
+				err_field(e, f->name, "names no existing record (id %lld)",
+					  (long long)json_integer_value(v));
+			else if (rc)
+				return rc;
+		}
+		if (f->flags & F_UNIQUE) {
+			struct buf sql;
+			struct db_stmt *st;
+			int rc;
+			buf_init(&sql, 512);
+			buf_printf(&sql, "SELECT id FROM %s WHERE %s = $1 AND id <> $2", def->table, f->name);
+			if (def->parent_field)
+				buf_printf(&sql, " AND %s = $3", def->parent_field);
+			rc = db_prepare(db, sql.ptr, &st);
+			buf_release(&sql);
+			if (rc)
+				return err_set(e, rc, "cannot check %s: %s", f->name, db_errmsg(db));
+			bind_json(st, 1, v);
+			db_bind_int(st, 2, json_int(rec, "id", 0));
+			if (def->parent_field)
+				bind_json(st, 3, json_object_get(rec, def->parent_field));
+			rc = db_step(st);
+			if (rc < 0)
+				return err_set(e, rc, "cannot check %s: %s", f->name, db_errmsg(db));
+			if (rc == 1) {
+				int64_t other = db_column_int(st, 0);
+				db_done(st);
+				err_set(e, CTMS_ECONFLICT, "another %s already has this %s", def->name, f->name);
+				err_field(e, f->name, "is already used by %s %lld%s", def->name, (long long)other,
+					  def->parent_field ? " in the same study" : "");
+			}
+		}
+	}
+	return e->code;
+}
+
+/* Keys of input that the record may not take, and bad values. */
+static void validate_input(const struct entity_def *def, const json_t *input, bool creating,
+			   struct err *e)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)input, key, v) {
+		const struct field_def *f = record_field(def, key);
+		if (!creating && !strcmp(key, "change_reason")) {
+			if (!json_is_string(v) || json_string_length(v) > 1000)
+				err_field(e, key, "must be a string of at most 1000 bytes");
+			continue;
+		}
+		if (!f) {
+			err_field(e, key, "is not a field of a %s", def->name);
+			continue;
+		}
+		if (f->flags & F_SERVER) {
+			if (def->sm && (!strcmp(key, "status") || strstr(key, "_on")))
+				err_field(e, key, "is set by the lifecycle; use the transition action");
+			else
+				err_field(e, key, "is set by ctms and cannot be given");
+			continue;
+		}
+		if (!creating && (f->flags & (F_IMMUTABLE | F_VIRTUAL))) {
+			err_field(e, key, "cannot be changed after creation");
+			continue;
+		}
+		field_validate(f, v, e);
+	}
+	if (!creating)
+		return;
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		if ((f->flags & F_REQUIRED) && !(f->flags & F_SERVER) && !json_object_get(input, f->name))
+			err_field(e, f->name, "is required");
+	}
+}
+
+int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
+		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
+{
+	json_t *values = NULL, *changes = NULL;
+	struct buf sql, cols;
+	struct db_stmt *st;
+	int64_t id = 0;
+	int rc, n = 0;
+
+	*out = NULL;
+	buf_init(&sql, SQL_MAX);
+	buf_init(&cols, SQL_MAX);
+	if (!json_is_object(input))
+		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
+	validate_input(def, input, true, e);
+	if (e->code)
+		return e->code;
+	values = json_deep_copy(input);
+
+	rc = db_begin(db);
+	if (rc) {
+		err_set(e, rc, "the store is busy; try again");
+		goto done;
+	}
+	if (def->parent_field) {
+		rc = exists(db, def->parent_table, parent_id, e);
+		if (rc == CTMS_ENOTFOUND)
+			err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->parent_field,
+				(long long)parent_id);
+		if (rc)
+			goto fail;
+		json_object_set_new(values, def->parent_field, json_integer(parent_id));
+	}
+	if (def->sm)
+		json_object_set_new(values, "status", json_string(def->sm->states[0].name));
+	if (def->prepare && (rc = def->prepare(db, a, values, e)))
+		goto fail;
+	if (def->check && (rc = def->check(db, NULL, values, e)))
+		goto fail;
+	if ((rc = check_store_rules(db, def, NULL, values, e)))
+		goto fail;
+
+	changes = json_array();
+	buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at", def->table);
+	buf_puts(&cols, ") VALUES (1, $1, $1");
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *v = json_object_get(values, f->name);
+		if (!is_column(f) || !v || json_is_null(v))
+			continue;
+		buf_printf(&sql, ", %s", f->name);
+		buf_printf(&cols, ", $%d", ++n + 1);
+		audit_change(changes, f->name, NULL, v);
+	}
+	buf_add(&sql, cols.ptr, cols.len);
+	buf_puts(&sql, ") RETURNING id");
+	rc = db_prepare(db, sql.ptr, &st);
+	if (rc) {
+		err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
+		goto fail;
+	}
+	db_bind_int(st, 1, now_us());
+	n = 0;
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *v = json_object_get(values, f->name);
+		if (!is_column(f) || !v || json_is_null(v))
+			continue;
+		bind_json(st, ++n + 1, v);
+	}
+	rc = db_step(st);
+	if (rc == 1) {
+		id = db_column_int(st, 0);
+		db_done(st);
+		rc = 0;
+	} else {
+		err_set(e, rc == CTMS_ECONFLICT ? CTMS_ECONFLICT : CTMS_EDB, "cannot write %s: %s",
+			def->name, db_errmsg(db));
+		rc = rc ? rc : CTMS_EDB;
+		goto fail;
+	}
+	rc = audit_append(db, a, def->name, id, "create", changes, NULL, e);
+	if (rc)
+		goto fail;
+	rc = db_commit(db);
+	if (rc) {
+		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
+		goto done;
+	}
+	rc = record_get(db, def, id, out, e);
+	goto done;
+fail:
+	db_rollback(db);
+done:
+	json_decref(values);
+	json_decref(changes);
+	buf_release(&sql);
+	buf_release(&cols);
+	return rc ? rc : e->code;
+}
+
+int record_apply(struct db *db, const struct actor *a, const struct entity_def *def,
+		 const json_t *old, const json_t *rec, const char *action, const char *reason,
+		 struct err *e)
+{
+	json_t *changes = json_array();
+	struct buf sql;
+	struct db_stmt *st;
+	int rc, n = 0;
+	int64_t id = json_int(old, "id", 0);
+
+	buf_init(&sql, SQL_MAX);
+	buf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = $1", def->table);
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *ov = json_object_get(old, f->name), *nv = json_object_get(rec, f->name);
+		if (!is_column(f) || json_same(ov, nv) || !json_object_get(rec, f->name))
+			continue;
+		buf_printf(&sql, ", %s = $%d", f->name, ++n + 1);
+		audit_change(changes, f->name, ov, nv);
+	}
+	if (n == 0) {
+		rc = 0;
+		goto done;
+	}
+	buf_printf(&sql, " WHERE id = $%d AND version = $%d", n + 2, n + 3);
+	rc = db_prepare(db, sql.ptr, &st);
+	if (rc) {
+		err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
+		goto done;
+	}
+	db_bind_int(st, 1, now_us());
+	n = 0;
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *ov = json_object_get(old, f->name), *nv = json_object_get(rec, f->name);
+		if (!is_column(f) || json_same(ov, nv) || !json_object_get(rec, f->name))
+			continue;
+		bind_json(st, ++n + 1, nv);
+	}
+	db_bind_int(st, n + 2, id);
+	db_bind_int(st, n + 3, json_int(old, "version", 0));
+	rc = db_step(st);
+	if (rc < 0) {
+		err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
+		goto done;
+	}
+	if (db_changes(db) != 1) {
+		rc = err_set(e, CTMS_ESTALE, "%s %lld changed while it was being written", def->name,
+			     (long long)id);
+		goto done;
+	}
+	rc = audit_append(db, a, def->name, id, action, changes, reason, e);
+done:
+	json_decref(changes);
+	buf_release(&sql);
+	return rc;
+}
+
+/* Loads the record to change inside the open transaction and checks If-Match. */
+static int load_for_write(struct db *db, const struct entity_def *def, int64_t id,
+			  int64_t if_match, json_t **old, json_t **out, struct err *e)
+{
+	int rc = load(db, def, id, old, e);
+	if (rc)
+		return rc;
+	if (if_match && json_int(*old, "version", 0) != if_match) {
+		*out = json_deep_copy(*old);
+		render(db, def, *out);
+		return err_set(e, CTMS_ESTALE,
+			       "%s %lld is at version %lld, not %lld: it changed since you read it",
+			       def->name, (long long)id, (long long)json_int(*old, "version", 0),
+			       (long long)if_match);
+	}
+	return 0;
+}
+
+int record_update(struct db *db, const struct actor *a, const struct entity_def *def, int64_t id,
+		  int64_t if_match, const json_t *patch, json_t **out, struct err *e)
+{
+	json_t *old = NULL, *rec = NULL;
+	const char *key;
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	if (!json_is_object(patch))
+		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
+	validate_input(def, patch, false, e);
+	if (e->code)
+		return e->code;
+	rc = db_begin(db);
+	if (rc)
+		return err_set(e, rc, "the store is busy; try again");
+	rc = load_for_write(db, def, id, if_match, &old, out, e);
+	if (rc)
+		goto fail;
+	rec = json_deep_copy(old);
+	json_object_foreach((json_t *)patch, key, v) {
+		if (strcmp(key, "change_reason"))
+			json_object_set(rec, key, v);
+	}
+	if (def->check && (rc = def->check(db, old, rec, e)))
+		goto fail;
+	if ((rc = check_store_rules(db, def, old, rec, e)))
+		goto fail;
+	rc = record_apply(db, a, def, old, rec, "update", json_str(patch, "change_reason"), e);
+	if (rc)
+		goto fail;
+	rc = db_commit(db);
+	if (rc) {
+		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
+		goto done;
+	}
+	rc = record_get(db, def, id, out, e);
+	goto done;
+fail:
+	db_rollback(db);
+done:
+	json_decref(old);
+	json_decref(rec);
+	return rc ? rc : e->code;
+}
+
+static int check_transition_input(const struct entity_def *def, const struct transition *t,
+				  struct err *e)
+{
+	int32_t on;
+
+	if (!def->sm)
+		return err_set(e, CTMS_EINVAL, "a %s has no lifecycle", def->name);
+	if (!t->to || !state_find(def->sm, t->to)) {
+		struct buf b;
+		buf_init(&b, 400);
+		for (size_t i = 0; i < def->sm->nstates; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", def->sm->states[i].name);
+		err_field(e, "to", "must be one of the %s states: %s", def->name, b.ptr);
+		buf_release(&b);
+	}
+	if (!t->on || date_parse(t->on, &on))
+		err_field(e, "on", "is required: the date of the step, YYYY-MM-DD");
+	else if (on > date_latest_today())
+		err_field(e, "on", "is in the future; record a step when it has happened");
+	if (t->reason && (strlen(t->reason) > 1000 || has_control(t->reason)))
+		err_field(e, "reason", "must be at most 1000 bytes of text");
+	return e->code;
+}
+
+/* The step's date may not precede any date already on the lifecycle. */
+static int check_date_order(const struct entity_def *def, const json_t *old, const char *on,
+			    struct err *e)
+{
+	for (size_t i = 0; i < def->sm->nstates; i++) {
+		char field[64];
+		const char *d;
+		snprintf(field, sizeof(field), "%s_on", def->sm->states[i].name);
+		d = json_str(old, field);
+		if (d && strcmp(on, d) < 0)
+			return err_field(e, "on", "is before the %s's %s date %s", def->name,
+					 def->sm->states[i].name, d);
+	}
+	return 0;
+}
+
+int record_transition(struct db *db, const struct actor *a, const struct entity_def *def,
+		      int64_t id, int64_t if_match, const struct transition *t, json_t **out,
+		      struct err *e)
+{
+	json_t *old = NULL, *rec = NULL;
+	const struct state_def *from, *to;
+	char field[64];
+	bool allowed = false;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_transition_input(def, t, e)))
+		return rc;
+	rc = db_begin(db);
+	if (rc)
+		return err_set(e, rc, "the store is busy; try again");
+	rc = load_for_write(db, def, id, if_match, &old, out, e);
+	if (rc)
+		goto fail;
+	from = state_find(def->sm, json_str(old, "status"));
+	to = state_find(def->sm, t->to);
+	for (size_t i = 0; from && from->next && from->next[i]; i++)
+		allowed |= !strcmp(from->next[i], to->name);
+	if (!allowed) {
+		struct buf b;
+		buf_init(&b, 400);
+		list_codes(&b, from ? from->next : NULL);
+		rc = err_set(e, CTMS_ESTATE, "a %s cannot move from %s to %s; from %s it can move to: %s",
+			     def->name, from ? from->name : "?", to->name, from ? from->name : "?", b.ptr);
+		buf_release(&b);
+		goto fail;
+	}
+	if (to->reason_required && (!t->reason || !t->reason[0])) {
+		rc = err_field(e, "reason", "is required to move a %s to %s", def->name, to->name);
+		goto fail;
+	}
+	if ((rc = check_date_order(def, old, t->on, e)))
+		goto fail;
+	rec = json_deep_copy(old);
+	json_object_set_new(rec, "status", json_string(to->name));
+	snprintf(field, sizeof(field), "%s_on", to->name);
+	if (record_field(def, field))
+		json_object_set_new(rec, field, json_string(t->on));
+	if (record_field(def, "status_reason"))
+		json_object_set_new(rec, "status_reason", t->reason ? json_string(t->reason) : json_null());
+	if (to->reason_field)
+		json_object_set_new(rec, to->reason_field, json_string(t->reason));
+	if (def->on_transition && (rc = def->on_transition(db, a, old, rec, e)))
+		goto fail;
+	rc = record_apply(db, a, def, old, rec, "transition", t->reason, e);
+	if (rc)
+		goto fail;
+	rc = db_commit(db);
+	if (rc) {
+		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
+		goto done;
+	}
+	rc = record_get(db, def, id, out, e);
+	goto done;
+fail:
+	db_rollback(db);
+done:
+	json_decref(old);
+	json_decref(rec);
+	return rc ? rc : e->code;
+}
+
+int record_list(struct db *db, const struct entity_def *def, const struct list_query *q,
+		json_t **items, int64_t *next_after, struct err *e)
+{
+	struct buf sql;
+	struct db_stmt *st;
+	int limit = q->limit > 0 ? q->limit : 50, n = 1, rc, count = 0;
+
+	*items = NULL;
+	*next_after = 0;
+	if (limit > 1000)
+		limit = 1000;
+	for (size_t i = 0; i < q->nfilters; i++) {
+		const struct field_def *f = record_field(def, q->filters[i].field);
+		if (!f || !(f->flags & F_FILTER))
+			err_field(e, q->filters[i].field, "is not a filter of %s lists", def->name);
+	}
+	if (e->code)
+		return e->code;
+	buf_init(&sql, SQL_MAX);
+	select_sql(&sql, def);
+	buf_puts(&sql, " WHERE t.id > $1");
+	if (def->parent_field && q->parent_id)
+		buf_printf(&sql, " AND t.%s = $%d", def->parent_field, ++n);
+	for (size_t i = 0; i < q->nfilters; i++)
+		buf_printf(&sql, " AND t.%s = $%d", q->filters[i].field, ++n);
+	buf_printf(&sql, " ORDER BY t.id LIMIT $%d", ++n);
+	rc = db_prepare(db, sql.ptr, &st);
+	buf_release(&sql);
+	if (rc)
+		return err_set(e, rc, "cannot list %s: %s", def->table, db_errmsg(db));
+	n = 1;
+	db_bind_int(st, n, q->after_id);
+	if (def->parent_field && q->parent_id)
+		db_bind_int(st, ++n, q->parent_id);
+	for (size_t i = 0; i < q->nfilters; i++) {
+		const struct field_def *f = record_field(def, q->filters[i].field);
+		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
+			char *end;
+			long long v = strtoll(q->filters[i].value, &end, 10);
+			if (*end || end == q->filters[i].value)
+				v = -1; /* matches nothing, as a text id would */
+			db_bind_int(st, ++n, v);
+		} else {
+			db_bind_text(st, ++n, q->filters[i].value);
+		}
+	}
+	db_bind_int(st, ++n, limit + 1);
+	*items = json_array();
+	while ((rc = db_step(st)) == 1) {
+		if (++count > limit) {
+			db_done(st);
+			break;
+		}
+		json_t *rec = row_json(def, st);
+		*next_after = json_int(rec, "id", 0);
+		json_array_append_new(*items, rec);
+	}
+	if (rc < 0) {
+		json_decref(*items);
+		*items = NULL;
+		return err_set(e, rc, "cannot list %s: %s", def->table, db_errmsg(db));
+	}
+	if (count <= limit)
+		*next_after = 0;
+	for (size_t i = 0; def->render && i < json_array_size(*items); i++)
+		def->render(db, json_array_get(*items, i));
+	return 0;
+}

@@ -1,0 +1,65 @@
+#include "http/request.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/json.h"
+
+const char *request_header(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *request_query(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *request_json(struct request *r)
+{
+	struct err e;
+	json_t *v;
+
+	err_init(&e);
+	if (!r->body || r->body_len == 0) {
+		err_set(&e, CTMS_EBADREQ, "the request needs a JSON object body");
+		v = NULL;
+	} else {
+		v = json_parse_object(r->body, r->body_len, &e);
+	}
+	if (!v)
+		reply_error(r, &e, NULL);
+	err_release(&e);
+	return v;
+}
+
+static void set_reply(struct request *r, int status, char *body, size_t len, const char *type)
+{
+	free(r->reply);
+	r->status = status;
+	r->reply = body;
+	r->reply_len = len;
+	r->content_type = type;
+}
+
+void reply_json(struct request *r, int status, json_t *body)
+{
+	size_t len;
+	char *text = json_render(body, &len);
+	json_decref(body);
+	set_reply(r, status, text, len, "application/json");
+}
+
+void reply_record(struct request *r, int status, json_t *rec)
+{
+	snprintf(r->etag, sizeof(r->etag), "\"%lld\"", (long long)json_int(rec, "version", 0));
+	reply_json(r, status, rec);
+}
+
+void reply_text(struct request *r, int status, const char *content_type, const char *text)
+{
+	set_reply(r, status, xstrdup(text), strlen(text), content_type);
+}

@@ -1,0 +1,422 @@
+/* The API: the route table and its handlers. Handlers parse, call the
+ * domain, and render; rules live in the domain. */
+#include "http/router.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "domain/actor.h"
+#include "domain/audit.h"
+#include "domain/milestone.h"
+#include "domain/organisation.h"
+#include "domain/protocol_version.h"
+#include "domain/record.h"
+#include "domain/site.h"
+#include "domain/study.h"
+#include "domain/study_site.h"
+#include "domain/subject.h"
+#include "domain/summary.h"
+#include "http/server.h"
+#include "util/buf.h"
+#include "util/json.h"
+
+#define MAX_FILTERS 8
+
+/* Cursors are opaque to clients: base64url of "after:<id>". */
+static char *cursor_encode(int64_t after)
+{
+	char raw[32], *out = xmalloc(64);
+	int n = snprintf(raw, sizeof(raw), "after:%lld", (long long)after);
+	sodium_bin2base64(out, 64, (const unsigned char *)raw, (size_t)n,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+static int cursor_decode(const char *s, int64_t *after)
+{
+	unsigned char raw[32];
+	size_t len;
+	char text[33], *end;
+
+	if (strlen(s) > 40 || sodium_base642bin(raw, sizeof(raw) - 1, s, strlen(s), NULL, &len, NULL,
+						sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+		return CTMS_EINVAL;
+	memcpy(text, raw, len);
+	text[len] = '\0';
+	if (strncmp(text, "after:", 6))
+		return CTMS_EINVAL;
+	errno = 0;
+	*after = strtoll(text + 6, &end, 10);
+	return errno || *end || end == text + 6 || *after < 0 ? CTMS_EINVAL : 0;
+}
+
+struct page {
+	int limit;
+	int64_t after;
+};
+
+/* limit and cursor; replies 400 and returns an error when either is bad. */
+static int parse_page(struct request *r, struct page *p)
+{
+	const char *limit = request_query(r, "limit"), *cursor = request_query(r, "cursor");
+	p->limit = 50;
+	p->after = 0;
+	if (limit) {
+		char *end;
+		errno = 0;
+		long v = strtol(limit, &end, 10);
+		if (errno || *end || end == limit || v < 1 || v > 1000) {
+			reply_problem(r, CTMS_EBADREQ, "limit must be an integer from 1 to 1000");
+			return CTMS_EBADREQ;
+		}
+		p->limit = (int)v;
+	}
+	if (cursor && cursor_decode(cursor, &p->after)) {
+		reply_problem(r, CTMS_EBADREQ, "cursor is not one this server issued");
+		return CTMS_EBADREQ;
+	}
+	return 0;
+}
+
+static void reply_page(struct request *r, json_t *items, int64_t next)
+{
+	json_t *body = json_object();
+	json_object_set_new(body, "items", items);
+	if (next) {
+		char *c = cursor_encode(next);
+		json_object_set_new(body, "next_cursor", json_string(c));
+		free(c);
+	} else {
+		json_object_set_new(body, "next_cursor", json_null());
+	}
+	reply_json(r, 200, body);
+}
+
+struct filter_ctx {
+	struct list_filter filters[MAX_FILTERS];
+	size_t n;
+	bool overflow;
+};
+
+static enum MHD_Result collect_filter(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct filter_ctx *f = cls;
+	(void)kind;
+	if (!strcmp(key, "limit") || !strcmp(key, "cursor"))
+		return MHD_YES;
+	if (f->n == MAX_FILTERS) {
+		f->overflow = true;
+		return MHD_NO;
+	}
+	f->filters[f->n].field = key;
+	f->filters[f->n].value = value ? value : "";
+	f->n++;
+	return MHD_YES;
+}
+
+static void list_records(struct request *r, int64_t parent_id)
+{
+	const struct entity_def *def = r->route_arg;
+	struct filter_ctx f = {0};
+	struct list_query q = {0};
+	struct page p;
+	struct err e;
+	json_t *items;
+	int64_t next;
+
+	if (parse_page(r, &p))
+		return;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_filter, &f);
+	if (f.overflow) {
+		reply_problem(r, CTMS_EBADREQ, "too many filters");
+		return;
+	}
+	q.parent_id = parent_id;
+	q.after_id = p.after;
+	q.limit = p.limit;
+	q.filters = f.filters;
+	q.nfilters = f.n;
+	err_init(&e);
+	if (record_list(r->db, def, &q, &items, &next, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_page(r, items, next);
+	err_release(&e);
+}
+
+static void set_location(struct request *r, const char *collection, json_t *rec)
+{
+	struct buf b;
+	buf_init(&b, 256);
+	buf_printf(&b, "/api/v1/%s/%lld", collection, (long long)json_int(rec, "id", 0));
+	r->location = buf_detach(&b);
+}
+
+/* The path segment under which single records of a kind live. */
+static const char *collection_of(const struct entity_def *def)
+{
+	if (def == &study_site_def)
+		return "study-sites";
+	if (def == &protocol_version_def)
+		return "protocol-versions";
+	return def->table;
+}
+
+static void create_record(struct request *r, int64_t parent_id)
+{
+	const struct entity_def *def = r->route_arg;
+	json_t *input = request_json(r), *rec = NULL;
+	struct err e;
+
+	if (!input)
+		return;
+	err_init(&e);
+	if (record_create(r->db, r->actor, def, parent_id, input, &rec, &e)) {
+		reply_error(r, &e, NULL);
+	} else {
+		set_location(r, collection_of(def), rec);
+		reply_record(r, 201, rec);
+	}
+	json_decref(input);
+	err_release(&e);
+}
+
+/* A child collection under a study answers 404 when the study does not exist. */
+static bool parent_exists(struct request *r)
+{
+	const struct entity_def *def = r->route_arg;
+	json_t *study;
+	struct err e;
+	int rc;
+
+	err_init(&e);
+	rc = record_get(r->db, &study_def, r->ids[0], &study, &e);
+	if (rc)
+		reply_error(r, &e, NULL);
+	json_decref(study);
+	err_release(&e);
+	(void)def;
+	return rc == 0;
+}
+
+static void h_list(struct request *r)
+{
+	list_records(r, 0);
+}
+
+static void h_create(struct request *r)
+{
+	create_record(r, 0);
+}
+
+static void h_list_child(struct request *r)
+{
+	if (parent_exists(r))
+		list_records(r, r->ids[0]);
+}
+
+static void h_create_child(struct request *r)
+{
+	create_record(r, r->ids[0]);
+}
+
+static void h_get(struct request *r)
+{
+	json_t *rec;
+	struct err e;
+
+	err_init(&e);
+	if (record_get(r->db, r->route_arg, r->ids[0], &rec, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_record(r, 200, rec);
+	err_release(&e);
+}
+
+/* If-Match carries the version the client read: "3", W/"3" or 3. */
+static int parse_if_match(struct request *r, bool required, int64_t *version)
+{
+	const char *h = request_header(r, "If-Match");
+	char *end;
+
+	*version = 0;
+	if (!h) {
+		if (required)
+			reply_problem(r, CTMS_EPRECOND,
+				      "send If-Match with the version (ETag) of the record you read");
+		return required ? CTMS_EPRECOND : 0;
+	}
+	if (!strncmp(h, "W/", 2))
+		h += 2;
+	if (*h == '"')
+		h++;
+	errno = 0;
+	*version = strtoll(h, &end, 10);
+	if (errno || end == h || *version < 1 || (*end && strcmp(end, "\""))) {
+		reply_problem(r, CTMS_EBADREQ, "If-Match must be the record's ETag, such as \"3\"");
+		return CTMS_EBADREQ;
+	}
+	return 0;
+}
+
+static void h_patch(struct request *r)
+{
+	int64_t version;
+	json_t *patch, *rec = NULL;
+	struct err e;
+
+	if (parse_if_match(r, true, &version))
+		return;
+	if (!(patch = request_json(r)))
+		return;
+	err_init(&e);
+	if (record_update(r->db, r->actor, r->route_arg, r->ids[0], version, patch, &rec, &e))
+		reply_error(r, &e, e.code == CTMS_ESTALE ? rec : (json_decref(rec), NULL));
+	else
+		reply_record(r, 200, rec);
+	json_decref(patch);
+	err_release(&e);
+}
+
+static void h_transition(struct request *r)
+{
+	int64_t version;
+	json_t *body, *rec = NULL, *v;
+	struct transition t = {0};
+	const char *key;
+	struct err e;
+
+	if (parse_if_match(r, false, &version))
+		return;
+	if (!(body = request_json(r)))
+		return;
+	err_init(&e);
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "to") && strcmp(key, "on") && strcmp(key, "reason"))
+			err_field(&e, key, "is not a field of a transition (to, on, reason)");
+		else if (!json_is_string(v) && !(json_is_null(v) && !strcmp(key, "reason")))
+			err_field(&e, key, "must be a string");
+	}
+	if (!e.code) {
+		t.to = json_str(body, "to");
+		t.on = json_str(body, "on");
+		t.reason = json_str(body, "reason");
+		if (!t.to)
+			err_field(&e, "to", "is required: the state to move to");
+	}
+	if (e.code || record_transition(r->db, r->actor, r->route_arg, r->ids[0], version, &t, &rec, &e))
+		reply_error(r, &e, e.code == CTMS_ESTALE ? rec : (json_decref(rec), NULL));
+	else
+		reply_record(r, 200, rec);
+	json_decref(body);
+	err_release(&e);
+}
+
+static void h_summary(struct request *r)
+{
+	json_t *summary;
+	struct err e;
+
+	err_init(&e);
+	if (study_summary(r->db, r->ids[0], &summary, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_json(r, 200, summary);
+	err_release(&e);
+}
+
+static void h_audit(struct request *r)
+{
+	struct audit_query q = {0};
+	const char *id = request_query(r, "id");
+	struct page p;
+	json_t *items;
+	int64_t next;
+	struct err e;
+
+	if (parse_page(r, &p))
+		return;
+	q.entity = request_query(r, "entity");
+	q.after_seq = p.after;
+	q.limit = p.limit;
+	if (id) {
+		char *end;
+		errno = 0;
+		q.entity_id = strtoll(id, &end, 10);
+		if (errno || *end || end == id || q.entity_id < 1) {
+			reply_problem(r, CTMS_EBADREQ, "id must be a positive integer");
+			return;
+		}
+	}
+	err_init(&e);
+	if (audit_list(r->db, &q, &items, &next, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_page(r, items, next);
+	err_release(&e);
+}
+
+static void h_healthz(struct request *r)
+{
+	int64_t one = 0;
+	if (db_query_int(r->db, "SELECT 1", &one, 0) || one != 1) {
+		r->retry_after = 5;
+		reply_json(r, 503, json_pack("{s:s}", "status", "store unavailable"));
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_metrics(struct request *r)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	server_metrics(&b);
+	r->status = 200;
+	r->reply_len = b.len;
+	r->reply = buf_detach(&b);
+	r->content_type = "text/plain; version=0.0.4";
+}
+
+#define RECORD_ROUTES(path, def)                                      \
+	{"GET", "/api/v1/" path "/{id}", h_get, &(def)},              \
+	{"PATCH", "/api/v1/" path "/{id}", h_patch, &(def)}
+
+const struct route routes[] = {
+	{"GET", "/healthz", h_healthz, NULL},
+	{"GET", "/metrics", h_metrics, NULL},
+	{"GET", "/api/v1/organisations", h_list, &organisation_def},
+	{"POST", "/api/v1/organisations", h_create, &organisation_def},
+	RECORD_ROUTES("organisations", organisation_def),
+	{"GET", "/api/v1/sites", h_list, &site_def},
+	{"POST", "/api/v1/sites", h_create, &site_def},
+	RECORD_ROUTES("sites", site_def),
+	{"GET", "/api/v1/studies", h_list, &study_def},
+	{"POST", "/api/v1/studies", h_create, &study_def},
+	RECORD_ROUTES("studies", study_def),
+	{"POST", "/api/v1/studies/{id}/transition", h_transition, &study_def},
+	{"GET", "/api/v1/studies/{id}/summary", h_summary, NULL},
+	{"GET", "/api/v1/studies/{id}/protocol-versions", h_list_child, &protocol_version_def},
+	{"POST", "/api/v1/studies/{id}/protocol-versions", h_create_child, &protocol_version_def},
+	RECORD_ROUTES("protocol-versions", protocol_version_def),
+	{"POST", "/api/v1/protocol-versions/{id}/transition", h_transition, &protocol_version_def},
+	{"GET", "/api/v1/studies/{id}/sites", h_list_child, &study_site_def},
+	{"POST", "/api/v1/studies/{id}/sites", h_create_child, &study_site_def},
+	RECORD_ROUTES("study-sites", study_site_def),
+	{"POST", "/api/v1/study-sites/{id}/transition", h_transition, &study_site_def},
+	{"GET", "/api/v1/studies/{id}/subjects", h_list_child, &subject_def},
+	{"POST", "/api/v1/studies/{id}/subjects", h_create_child, &subject_def},
+	RECORD_ROUTES("subjects", subject_def),
+	{"POST", "/api/v1/subjects/{id}/transition", h_transition, &subject_def},
+	{"GET", "/api/v1/studies/{id}/milestones", h_list_child, &milestone_def},
+	{"POST", "/api/v1/studies/{id}/milestones", h_create_child, &milestone_def},
+	RECORD_ROUTES("milestones", milestone_def),
+	{"GET", "/api/v1/audit", h_audit, NULL},
+};
+
+const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
