@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "domain/audit.h"
@@ -90,6 +91,19 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 	return 0;
 }
 
+/* The database name for messages: a URL's password is never printed. */
+static void db_display_name(const char *db, char *out, size_t len)
+{
+	const char *scheme = strstr(db, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+	const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+
+	if (!colon)
+		snprintf(out, len, "%s", db);
+	else
+		snprintf(out, len, "%.*s:***%s", (int)(colon - db), db, at);
+}
+
 static int fail(const struct err *e)
 {
 	char text[2048];
@@ -106,11 +120,19 @@ static int open_db(const struct options *o, bool migrate, struct db **db, struct
 
 	if (!o->db || !o->db[0])
 		return err_set(e, CTMS_EINVAL, "no database: give --db PATH or set CTMS_DB");
+	/* Only init and demo create a database file; a typo elsewhere must not. */
+	if (!migrate && !strstr(o->db, "://") && strcmp(o->db, ":memory:") && access(o->db, F_OK))
+		return err_set(e, CTMS_EIO, "%s does not exist; create it with `ctms init --db %s`",
+			       o->db, o->db);
 	if ((rc = db_open(o->db, db, e)))
 		return rc;
 	if (migrate)
 		rc = db_migrate(*db, e);
-	else if ((rc = db_schema_version(*db, &version)) == 0 && version != db_latest_schema_version())
+	else if ((rc = db_schema_version(*db, &version)) == 0 && version > db_latest_schema_version())
+		rc = err_set(e, CTMS_ESCHEMA,
+			     "%s is at schema version %d, newer than this ctms (%d); use a newer ctms",
+			     o->db, version, db_latest_schema_version());
+	else if (rc == 0 && version != db_latest_schema_version())
 		rc = err_set(e, CTMS_ESCHEMA,
 			     version == 0 ? "%s is not a ctms database; run `ctms init --db %s` first"
 					  : "%s needs migrating; run `ctms init --db %s`",
@@ -200,7 +222,9 @@ static int cmd_serve(const struct options *o)
 		db_pool_close(pool);
 		return fail(&e);
 	}
-	printf("ctms: serving %s on http://%s%s%s:%d\n", o->db, strchr(config.host, ':') ? "[" : "",
+	char shown[512];
+	db_display_name(o->db, shown, sizeof(shown));
+	printf("ctms: serving %s on http://%s%s%s:%d\n", shown, strchr(config.host, ':') ? "[" : "",
 	       config.host, strchr(config.host, ':') ? "]" : "", server_port(server));
 	fflush(stdout);
 	sigwait(&signals, &sig);

@@ -1,10 +1,14 @@
-/* Backend-neutral parts of the store: the connection pool and helpers. */
+/* The public face of the store: picks a backend by URL, nests write
+ * transactions the same way for every backend, and holds the pool and the
+ * helpers that need nothing backend-specific. */
 #include "db/db.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "db/db_backend.h"
 #include "util/buf.h"
 
 struct db_pool {
@@ -14,6 +18,160 @@ struct db_pool {
 	int nfree;
 	int size;
 };
+
+bool db_url_is_postgres(const char *url)
+{
+	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
+
+bool db_is_postgres(const struct db *db)
+{
+	return !strcmp(db->ops->name, "postgresql");
+}
+
+int db_open(const char *url, struct db **out, struct err *e)
+{
+	if (db_url_is_postgres(url))
+		return db_postgres_open(url, out, e);
+	return db_sqlite_open(url, out, e);
+}
+
+void db_close(struct db *db)
+{
+	if (db)
+		db->ops->close(db);
+}
+
+const char *db_url(const struct db *db)
+{
+	return db->url;
+}
+
+int db_exec(struct db *db, const char *sql, struct err *e)
+{
+	return db->ops->exec(db, sql, e);
+}
+
+int db_begin(struct db *db)
+{
+	if (db->depth++ > 0)
+		return 0;
+	db_done_all(db);
+	db->doomed = false;
+	int rc = db->ops->begin(db);
+	if (rc)
+		db->depth = 0;
+	return rc;
+}
+
+int db_commit(struct db *db)
+{
+	if (db->depth <= 0)
+		return CTMS_EDB;
+	if (--db->depth > 0)
+		return db->doomed ? CTMS_EDB : 0;
+	db_done_all(db);
+	if (db->doomed) {
+		db->ops->rollback(db);
+		return CTMS_EDB;
+	}
+	int rc = db->ops->commit(db);
+	if (rc)
+		db->ops->rollback(db);
+	return rc;
+}
+
+void db_rollback(struct db *db)
+{
+	if (db->depth <= 0)
+		return;
+	db->doomed = true;
+	if (--db->depth > 0)
+		return;
+	db_done_all(db);
+	db->ops->rollback(db);
+}
+
+bool db_in_transaction(const struct db *db)
+{
+	return db->depth > 0;
+}
+
+int db_prepare(struct db *db, const char *sql, struct db_stmt **out)
+{
+	return db->ops->prepare(db, sql, out);
+}
+
+int db_bind_text(struct db_stmt *st, int n, const char *s)
+{
+	return st->db->ops->bind_text(st, n, s);
+}
+
+int db_bind_int(struct db_stmt *st, int n, int64_t v)
+{
+	return st->db->ops->bind_int(st, n, v);
+}
+
+int db_bind_null(struct db_stmt *st, int n)
+{
+	return st->db->ops->bind_null(st, n);
+}
+
+int db_step(struct db_stmt *st)
+{
+	return st->db->ops->step(st);
+}
+
+void db_done(struct db_stmt *st)
+{
+	if (st)
+		st->db->ops->done(st);
+}
+
+void db_done_all(struct db *db)
+{
+	db->ops->done_all(db);
+}
+
+int db_column_count(struct db_stmt *st)
+{
+	return st->db->ops->column_count(st);
+}
+
+const char *db_column_name(struct db_stmt *st, int i)
+{
+	return st->db->ops->column_name(st, i);
+}
+
+enum db_type db_column_type(struct db_stmt *st, int i)
+{
+	return st->db->ops->column_type(st, i);
+}
+
+int64_t db_column_int(struct db_stmt *st, int i)
+{
+	return st->db->ops->column_int(st, i);
+}
+
+const char *db_column_text(struct db_stmt *st, int i)
+{
+	return st->db->ops->column_text(st, i);
+}
+
+int64_t db_changes(struct db *db)
+{
+	return db->ops->changes(db);
+}
+
+const char *db_errmsg(struct db *db)
+{
+	return db->ops->errmsg(db);
+}
+
+int db_backup(struct db *db, const char *path, struct err *e)
+{
+	return db->ops->backup(db, path, e);
+}
 
 int db_query_int(struct db *db, const char *sql, int64_t *out, int nparams, ...)
 {

@@ -1,5 +1,5 @@
-/* SQLite backend of db.h. */
-#include "db/db.h"
+/* SQLite backend of db.h: one file (or ":memory:"), WAL, foreign keys on. */
+#include "db/db_backend.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -9,20 +9,30 @@
 
 #define STMT_BUCKETS 256
 
-struct db_stmt {
+struct sqlite_stmt {
+	struct db_stmt base;
 	sqlite3_stmt *stmt;
-	struct db *db;
 	char *sql;
-	struct db_stmt *next; /* bucket chain */
+	struct sqlite_stmt *next; /* bucket chain */
 };
 
-struct db {
+struct sqlite_db {
+	struct db base;
 	sqlite3 *handle;
-	char *url;
-	int depth;   /* nesting of db_begin */
-	bool doomed; /* an inner level rolled back */
-	struct db_stmt *buckets[STMT_BUCKETS];
+	struct sqlite_stmt *buckets[STMT_BUCKETS];
 };
+
+static const struct db_ops sqlite_ops;
+
+static struct sqlite_db *conn(struct db *db)
+{
+	return (struct sqlite_db *)db;
+}
+
+static struct sqlite_stmt *stmt(struct db_stmt *st)
+{
+	return (struct sqlite_stmt *)st;
+}
 
 static unsigned hash_sql(const char *s)
 {
@@ -51,66 +61,10 @@ static int map_rc(int rc)
 	}
 }
 
-int db_open(const char *url, struct db **out, struct err *e)
-{
-	struct db *db = xcalloc(1, sizeof(*db));
-	int rc;
-
-	*out = NULL;
-	rc = sqlite3_open_v2(url, &db->handle,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		err_set(e, CTMS_EIO, "cannot open database %s: %s", url,
-			db->handle ? sqlite3_errmsg(db->handle) : sqlite3_errstr(rc));
-		sqlite3_close(db->handle);
-		free(db);
-		return CTMS_EIO;
-	}
-	db->url = xstrdup(url);
-	sqlite3_busy_timeout(db->handle, 10000);
-	sqlite3_extended_result_codes(db->handle, 1);
-	rc = db_exec(db,
-		     "PRAGMA foreign_keys = ON;"
-		     "PRAGMA journal_mode = WAL;"
-		     "PRAGMA synchronous = NORMAL;"
-		     "PRAGMA trusted_schema = OFF;",
-		     e);
-	if (rc) {
-		db_close(db);
-		return rc;
-	}
-	*out = db;
-	return 0;
-}
-
-void db_close(struct db *db)
-{
-	if (!db)
-		return;
-	for (int i = 0; i < STMT_BUCKETS; i++) {
-		struct db_stmt *s = db->buckets[i];
-		while (s) {
-			struct db_stmt *next = s->next;
-			sqlite3_finalize(s->stmt);
-			free(s->sql);
-			free(s);
-			s = next;
-		}
-	}
-	sqlite3_close(db->handle);
-	free(db->url);
-	free(db);
-}
-
-const char *db_url(const struct db *db)
-{
-	return db->url;
-}
-
-int db_exec(struct db *db, const char *sql, struct err *e)
+static int sqlite_exec(struct db *db, const char *sql, struct err *e)
 {
 	char *msg = NULL;
-	int rc = sqlite3_exec(db->handle, sql, NULL, NULL, &msg);
+	int rc = sqlite3_exec(conn(db)->handle, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		int code = map_rc(rc);
 		err_set(e, code, "database error: %s", msg ? msg : sqlite3_errstr(rc));
@@ -120,49 +74,72 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 	return 0;
 }
 
-int db_begin(struct db *db)
+static void sqlite_close(struct db *db)
 {
-	if (db->depth++ > 0)
-		return 0;
-	db_done_all(db);
-	db->doomed = false;
-	int rc = map_rc(sqlite3_exec(db->handle, "BEGIN IMMEDIATE", NULL, NULL, NULL));
-	if (rc)
-		db->depth = 0;
-	return rc;
-}
-
-int db_commit(struct db *db)
-{
-	if (db->depth <= 0)
-		return CTMS_EDB;
-	if (--db->depth > 0)
-		return db->doomed ? CTMS_EDB : 0;
-	db_done_all(db);
-	if (db->doomed) {
-		sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
-		return CTMS_EDB;
+	struct sqlite_db *c = conn(db);
+	for (int i = 0; i < STMT_BUCKETS; i++) {
+		struct sqlite_stmt *s = c->buckets[i];
+		while (s) {
+			struct sqlite_stmt *next = s->next;
+			sqlite3_finalize(s->stmt);
+			free(s->sql);
+			free(s);
+			s = next;
+		}
 	}
-	int rc = map_rc(sqlite3_exec(db->handle, "COMMIT", NULL, NULL, NULL));
-	if (rc)
-		sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	sqlite3_close(c->handle);
+	free(db->url);
+	free(c);
 }
 
-void db_rollback(struct db *db)
+int db_sqlite_open(const char *url, struct db **out, struct err *e)
 {
-	if (db->depth <= 0)
-		return;
-	db->doomed = true;
-	if (--db->depth > 0)
-		return;
-	db_done_all(db);
-	sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
+	struct sqlite_db *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	c->base.ops = &sqlite_ops;
+	rc = sqlite3_open_v2(url, &c->handle,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		err_set(e, CTMS_EIO, "cannot open database %s: %s", url,
+			c->handle ? sqlite3_errmsg(c->handle) : sqlite3_errstr(rc));
+		sqlite3_close(c->handle);
+		free(c);
+		return CTMS_EIO;
+	}
+	c->base.url = xstrdup(url);
+	sqlite3_busy_timeout(c->handle, 10000);
+	sqlite3_extended_result_codes(c->handle, 1);
+	rc = sqlite_exec(&c->base,
+			 "PRAGMA foreign_keys = ON;"
+			 "PRAGMA journal_mode = WAL;"
+			 "PRAGMA synchronous = NORMAL;"
+			 "PRAGMA trusted_schema = OFF;",
+			 e);
+	if (rc) {
+		sqlite_close(&c->base);
+		return rc;
+	}
+	*out = &c->base;
+	return 0;
 }
 
-bool db_in_transaction(const struct db *db)
+/* IMMEDIATE takes the write lock at once, so writers queue (busy timeout)
+ * instead of failing when a read transaction tries to upgrade. */
+static int sqlite_begin(struct db *db)
 {
-	return db->depth > 0;
+	return map_rc(sqlite3_exec(conn(db)->handle, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+}
+
+static int sqlite_commit(struct db *db)
+{
+	return map_rc(sqlite3_exec(conn(db)->handle, "COMMIT", NULL, NULL, NULL));
+}
+
+static void sqlite_rollback(struct db *db)
+{
+	sqlite3_exec(conn(db)->handle, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* SQLite numbers "$N" parameters in order of first appearance, not by N, so
@@ -180,100 +157,101 @@ static int param_index(struct db_stmt *st, int n)
 	for (int i = 0; i < len; i++)
 		name[1 + i] = digits[len - 1 - i];
 	name[1 + len] = '\0';
-	return sqlite3_bind_parameter_index(st->stmt, name);
+	return sqlite3_bind_parameter_index(stmt(st)->stmt, name);
 }
 
-int db_prepare(struct db *db, const char *sql, struct db_stmt **out)
+static int sqlite_prepare(struct db *db, const char *sql, struct db_stmt **out)
 {
+	struct sqlite_db *c = conn(db);
 	unsigned h = hash_sql(sql);
-	struct db_stmt *s;
+	struct sqlite_stmt *s;
 
-	for (s = db->buckets[h]; s; s = s->next) {
+	for (s = c->buckets[h]; s; s = s->next) {
 		if (!strcmp(s->sql, sql)) {
 			sqlite3_reset(s->stmt);
 			sqlite3_clear_bindings(s->stmt);
-			*out = s;
+			*out = &s->base;
 			return 0;
 		}
 	}
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v3(db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	sqlite3_stmt *handle;
+	int rc = sqlite3_prepare_v3(c->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &handle, NULL);
 	if (rc != SQLITE_OK) {
 		*out = NULL;
 		return map_rc(rc) ? map_rc(rc) : CTMS_EDB;
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->stmt = stmt;
-	s->db = db;
+	s->base.db = db;
+	s->stmt = handle;
 	s->sql = xstrdup(sql);
-	s->next = db->buckets[h];
-	db->buckets[h] = s;
-	*out = s;
+	s->next = c->buckets[h];
+	c->buckets[h] = s;
+	*out = &s->base;
 	return 0;
 }
 
-int db_bind_text(struct db_stmt *st, int n, const char *s)
+static int sqlite_bind_text(struct db_stmt *st, int n, const char *s)
 {
 	int i = param_index(st, n);
 	if (!i)
 		return CTMS_EDB;
 	if (!s)
-		return map_rc(sqlite3_bind_null(st->stmt, i));
-	return map_rc(sqlite3_bind_text(st->stmt, i, s, -1, SQLITE_TRANSIENT));
+		return map_rc(sqlite3_bind_null(stmt(st)->stmt, i));
+	return map_rc(sqlite3_bind_text(stmt(st)->stmt, i, s, -1, SQLITE_TRANSIENT));
 }
 
-int db_bind_int(struct db_stmt *st, int n, int64_t v)
+static int sqlite_bind_int(struct db_stmt *st, int n, int64_t v)
 {
 	int i = param_index(st, n);
-	return i ? map_rc(sqlite3_bind_int64(st->stmt, i, v)) : CTMS_EDB;
+	return i ? map_rc(sqlite3_bind_int64(stmt(st)->stmt, i, v)) : CTMS_EDB;
 }
 
-int db_bind_null(struct db_stmt *st, int n)
+static int sqlite_bind_null(struct db_stmt *st, int n)
 {
 	int i = param_index(st, n);
-	return i ? map_rc(sqlite3_bind_null(st->stmt, i)) : CTMS_EDB;
+	return i ? map_rc(sqlite3_bind_null(stmt(st)->stmt, i)) : CTMS_EDB;
 }
 
-int db_step(struct db_stmt *st)
+static int sqlite_step(struct db_stmt *st)
 {
-	int rc = sqlite3_step(st->stmt);
+	sqlite3_stmt *s = stmt(st)->stmt;
+	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st->stmt);
+		sqlite3_reset(s);
 		return 0;
 	}
-	sqlite3_reset(st->stmt);
+	sqlite3_reset(s);
 	return map_rc(rc) ? map_rc(rc) : CTMS_EDB;
 }
 
-void db_done(struct db_stmt *st)
+static void sqlite_done(struct db_stmt *st)
 {
-	if (st)
-		sqlite3_reset(st->stmt);
+	sqlite3_reset(stmt(st)->stmt);
 }
 
-void db_done_all(struct db *db)
+static void sqlite_done_all(struct db *db)
 {
 	sqlite3_stmt *s = NULL;
-	while ((s = sqlite3_next_stmt(db->handle, s)))
+	while ((s = sqlite3_next_stmt(conn(db)->handle, s)))
 		if (sqlite3_stmt_busy(s))
 			sqlite3_reset(s);
 }
 
-int db_column_count(struct db_stmt *st)
+static int sqlite_column_count(struct db_stmt *st)
 {
-	return sqlite3_column_count(st->stmt);
+	return sqlite3_column_count(stmt(st)->stmt);
 }
 
-const char *db_column_name(struct db_stmt *st, int i)
+static const char *sqlite_column_name(struct db_stmt *st, int i)
 {
-	return sqlite3_column_name(st->stmt, i);
+	return sqlite3_column_name(stmt(st)->stmt, i);
 }
 
-enum db_type db_column_type(struct db_stmt *st, int i)
+static enum db_type sqlite_column_type(struct db_stmt *st, int i)
 {
-	switch (sqlite3_column_type(st->stmt, i)) {
+	switch (sqlite3_column_type(stmt(st)->stmt, i)) {
 	case SQLITE_INTEGER: return DB_INT;
 	case SQLITE_FLOAT: return DB_REAL;
 	case SQLITE_NULL: return DB_NULL;
@@ -281,32 +259,32 @@ enum db_type db_column_type(struct db_stmt *st, int i)
 	}
 }
 
-int64_t db_column_int(struct db_stmt *st, int i)
+static int64_t sqlite_column_int(struct db_stmt *st, int i)
 {
-	return sqlite3_column_int64(st->stmt, i);
+	return sqlite3_column_int64(stmt(st)->stmt, i);
 }
 
-const char *db_column_text(struct db_stmt *st, int i)
+static const char *sqlite_column_text(struct db_stmt *st, int i)
 {
-	return (const char *)sqlite3_column_text(st->stmt, i);
+	return (const char *)sqlite3_column_text(stmt(st)->stmt, i);
 }
 
-int64_t db_changes(struct db *db)
+static int64_t sqlite_changes(struct db *db)
 {
-	return sqlite3_changes64(db->handle);
+	return sqlite3_changes64(conn(db)->handle);
 }
 
-const char *db_errmsg(struct db *db)
+static const char *sqlite_errmsg(struct db *db)
 {
-	return sqlite3_errmsg(db->handle);
+	return sqlite3_errmsg(conn(db)->handle);
 }
 
-int db_backup(struct db *db, const char *path, struct err *e)
+static int sqlite_backup(struct db *db, const char *path, struct err *e)
 {
 	sqlite3 *dest;
 	int rc = sqlite3_open(path, &dest);
 	if (rc == SQLITE_OK) {
-		sqlite3_backup *b = sqlite3_backup_init(dest, "main", db->handle, "main");
+		sqlite3_backup *b = sqlite3_backup_init(dest, "main", conn(db)->handle, "main");
 		if (b) {
 			do {
 				rc = sqlite3_backup_step(b, 256);
@@ -325,3 +303,35 @@ int db_backup(struct db *db, const char *path, struct err *e)
 	sqlite3_close(dest);
 	return 0;
 }
+
+/* The migrations are written in SQLite's dialect. */
+static char *sqlite_schema_sql(const char *portable)
+{
+	return xstrdup(portable);
+}
+
+static const struct db_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sqlite_close,
+	.exec = sqlite_exec,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.prepare = sqlite_prepare,
+	.bind_text = sqlite_bind_text,
+	.bind_int = sqlite_bind_int,
+	.bind_null = sqlite_bind_null,
+	.step = sqlite_step,
+	.done = sqlite_done,
+	.done_all = sqlite_done_all,
+	.column_count = sqlite_column_count,
+	.column_name = sqlite_column_name,
+	.column_type = sqlite_column_type,
+	.column_int = sqlite_column_int,
+	.column_text = sqlite_column_text,
+	.changes = sqlite_changes,
+	.errmsg = sqlite_errmsg,
+	.backup = sqlite_backup,
+	.schema_sql = sqlite_schema_sql,
+	.table_exists_sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+};

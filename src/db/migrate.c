@@ -3,20 +3,37 @@
 #include "db/db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "db/db_backend.h"
+#include "util/buf.h"
 #include "util/date.h"
+
+/* Which stores run a fragment of a migration. */
+enum dialect { ANY, SQLITE_ONLY, POSTGRES_ONLY };
+
+/* A piece of a migration. ANY text is written in SQLite's dialect with
+ * portable types and is translated by the backend (db_ops.schema_sql: on
+ * PostgreSQL INTEGER becomes BIGINT, INTEGER PRIMARY KEY an identity
+ * column); the others are run as written, on their store only. */
+struct fragment {
+	enum dialect dialect;
+	const char *sql;
+};
+
+#define MAX_FRAGMENTS 8
 
 struct migration {
 	int version;
 	const char *name;
-	const char *sql;
+	struct fragment parts[MAX_FRAGMENTS]; /* run in order; ends at a NULL sql */
 };
 
 /* Timestamps are INTEGER microseconds since the epoch (UTC); calendar dates
  * are TEXT YYYY-MM-DD; every record carries `version` for optimistic
  * concurrency. */
 static const struct migration migrations[] = {
-	{1, "core records and audit trail",
+	{1, "core records and audit trail", {{ANY,
 	 "CREATE TABLE audit_event ("
 	 "  seq INTEGER PRIMARY KEY,"
 	 "  at INTEGER NOT NULL,"
@@ -29,12 +46,27 @@ static const struct migration migrations[] = {
 	 "  reason TEXT,"
 	 "  prev_hash TEXT NOT NULL,"
 	 "  hash TEXT NOT NULL);"
-	 "CREATE INDEX audit_event_entity ON audit_event(entity, entity_id, seq);"
+	 "CREATE INDEX audit_event_entity ON audit_event(entity, entity_id, seq);"},
 	 /* 21 CFR 11.10(e): the application never updates or deletes history. */
+	 {SQLITE_ONLY,
 	 "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
 	 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
 	 "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
-	 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"},
+	 /* The same refusal on PostgreSQL, with TRUNCATE too; the SQLSTATE is an
+	  * integrity violation (class 23), as RAISE(ABORT) is a constraint error
+	  * on SQLite, so both stores answer CTMS_ECONFLICT. */
+	 {POSTGRES_ONLY,
+	 "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+	 "  BEGIN RAISE EXCEPTION 'audit events are append-only'"
+	 "    USING ERRCODE = 'restrict_violation'; END $$;"
+	 "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
+	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"
+	 "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
+	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"
+	 "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event"
+	 "  FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only();"},
+	 {ANY,
 	 /* The chain head: a truncated tail shows as a head the table no longer reaches. */
 	 "CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1),"
 	 "  seq INTEGER NOT NULL, hash TEXT NOT NULL);"
@@ -57,7 +89,7 @@ static const struct migration migrations[] = {
 	 "  target_enrollment INTEGER NOT NULL,"
 	 "  planned_start_on TEXT, planned_end_on TEXT,"
 	 "  status TEXT NOT NULL, status_reason TEXT,"
-	 "  planned_on TEXT, start_up_on TEXT, enrolling_on TEXT, follow_up_on TEXT,"
+	 "  start_up_on TEXT, enrolling_on TEXT, follow_up_on TEXT,"
 	 "  closed_on TEXT, terminated_on TEXT, withdrawn_on TEXT);"
 	 "CREATE TABLE protocol_versions ("
 	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
@@ -65,7 +97,7 @@ static const struct migration migrations[] = {
 	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
 	 "  number TEXT NOT NULL, version_date TEXT NOT NULL, summary TEXT,"
 	 "  status TEXT NOT NULL, status_reason TEXT,"
-	 "  draft_on TEXT, approved_on TEXT, rejected_on TEXT,"
+	 "  approved_on TEXT, rejected_on TEXT,"
 	 "  UNIQUE (study_id, number));"
 	 "CREATE TABLE study_sites ("
 	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
@@ -108,7 +140,7 @@ static const struct migration migrations[] = {
 	 "CREATE TABLE idempotency_keys ("
 	 "  key TEXT NOT NULL, actor_id INTEGER NOT NULL, request_hash TEXT NOT NULL,"
 	 "  status INTEGER NOT NULL, location TEXT, body TEXT NOT NULL,"
-	 "  created_at INTEGER NOT NULL, PRIMARY KEY (key, actor_id));"},
+	 "  created_at INTEGER NOT NULL, PRIMARY KEY (key, actor_id));"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -118,15 +150,50 @@ int db_latest_schema_version(void)
 	return migrations[NMIGRATIONS - 1].version;
 }
 
+/* The text of a migration for db's store: its fragments in order. */
+static char *migration_sql(struct db *db, const struct migration *m)
+{
+	enum dialect mine = db_is_postgres(db) ? POSTGRES_ONLY : SQLITE_ONLY;
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	for (int i = 0; i < MAX_FRAGMENTS && m->parts[i].sql; i++) {
+		const struct fragment *f = &m->parts[i];
+		if (f->dialect == ANY) {
+			char *text = db->ops->schema_sql(f->sql);
+			buf_puts(&b, text);
+			free(text);
+		} else if (f->dialect == mine) {
+			buf_puts(&b, f->sql);
+		}
+	}
+	return buf_detach(&b);
+}
+
+static int exec_portable(struct db *db, const char *sql, struct err *e)
+{
+	char *text = db->ops->schema_sql(sql);
+	int rc = db_exec(db, text, e);
+	free(text);
+	return rc;
+}
+
 int db_schema_version(struct db *db, int *version)
 {
+	struct db_stmt *st;
 	int64_t v = 0, exists = 0;
-	int rc = db_query_int(db,
-			      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
-			      "'schema_migrations'",
-			      &exists, 0);
+	int rc = db_prepare(db, db->ops->table_exists_sql, &st);
+
 	if (rc)
 		return rc;
+	db_bind_text(st, 1, "schema_migrations");
+	rc = db_step(st);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		exists = db_column_int(st, 0);
+		db_done(st);
+	}
 	if (exists) {
 		rc = db_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", &v, 0);
 		if (rc)
@@ -136,19 +203,22 @@ int db_schema_version(struct db *db, int *version)
 	return 0;
 }
 
+/* Migrations run in one write transaction, so two `ctms init` at once apply
+ * each migration once (and on PostgreSQL, whose DDL is transactional, a
+ * failed migration leaves nothing behind). */
 int db_migrate(struct db *db, struct err *e)
 {
 	int current, rc;
 
-	rc = db_exec(db,
-		     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-		     " name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-		     e);
-	if (rc)
-		return rc;
 	rc = db_begin(db);
 	if (rc)
-		return err_set(e, rc, "cannot lock the database for migration");
+		return err_set(e, rc, "cannot lock the database for migration: %s", db_errmsg(db));
+	rc = exec_portable(db,
+			   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+			   " name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+			   e);
+	if (rc)
+		goto fail;
 	rc = db_schema_version(db, &current);
 	if (rc) {
 		err_set(e, rc, "cannot read the schema version: %s", db_errmsg(db));
@@ -166,7 +236,9 @@ int db_migrate(struct db *db, struct err *e)
 		struct db_stmt *st;
 		if (m->version <= current)
 			continue;
-		rc = db_exec(db, m->sql, e);
+		char *sql = migration_sql(db, m);
+		rc = db_exec(db, sql, e);
+		free(sql);
 		if (rc)
 			goto fail;
 		rc = db_prepare(db,
@@ -179,7 +251,7 @@ int db_migrate(struct db *db, struct err *e)
 			rc = db_step(st);
 		}
 		if (rc < 0) {
-			err_set(e, rc, "cannot record migration %d", m->version);
+			err_set(e, rc, "cannot record migration %d: %s", m->version, db_errmsg(db));
 			goto fail;
 		}
 	}

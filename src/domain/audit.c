@@ -1,5 +1,6 @@
 #include "domain/audit.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,7 @@ int audit_verify(struct db *db, int64_t *count, int64_t *broken, struct err *e)
 	char prev[SHA256_HEX_LEN] = GENESIS_HASH;
 	char hash[SHA256_HEX_LEN];
 	int64_t expect_seq = 1, head_seq = 0;
+	bool head_present = false;
 	char head_hash[SHA256_HEX_LEN] = "";
 	int rc;
 
@@ -154,6 +156,7 @@ int audit_verify(struct db *db, int64_t *count, int64_t *broken, struct err *e)
 	if (rc)
 		return err_set(e, rc, "cannot read the audit chain head: %s", db_errmsg(db));
 	if (db_step(st) == 1) {
+		head_present = true;
 		head_seq = db_column_int(st, 0);
 		snprintf(head_hash, sizeof(head_hash), "%s", db_column_text(st, 1));
 		db_done(st);
@@ -201,12 +204,23 @@ int audit_verify(struct db *db, int64_t *count, int64_t *broken, struct err *e)
 	}
 	if (rc < 0)
 		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
-	if (head_seq != *count || (head_seq && strcmp(head_hash, prev))) {
+	if (head_seq > *count) {
 		*broken = *count + 1;
 		return err_set(e, CTMS_EINTEGRITY,
-			       "audit event %lld is broken: the chain head records %lld events but %lld "
-			       "remain (events were deleted from the end)",
+			       "audit event %lld is broken: the chain head records %lld events but only "
+			       "%lld remain (events were deleted from the end)",
 			       (long long)(*count + 1), (long long)head_seq, (long long)*count);
+	}
+	if (head_seq < *count || (head_seq && strcmp(head_hash, prev))) {
+		/* Either events after the head were added behind the application's
+		 * back, or the last events were removed and the head rewritten to
+		 * hide it: the first event that cannot be vouched for is named. */
+		*broken = head_present && head_seq < *count ? head_seq + 1 : *count + 1;
+		return err_set(e, CTMS_EINTEGRITY,
+			       "audit event %lld is broken: the chain head (seq %lld) does not match the "
+			       "last event (seq %lld): the head was altered, or events were added or "
+			       "removed behind the application's back",
+			       (long long)*broken, (long long)head_seq, (long long)*count);
 	}
 	return 0;
 }
@@ -222,7 +236,7 @@ int audit_list(struct db *db, const struct audit_query *q, json_t **items, int64
 	*next_seq = 0;
 	rc = db_prepare(db,
 			"SELECT seq, at, actor_id, actor_name, entity, entity_id, action, changes, reason, hash"
-			" FROM audit_event WHERE ($1 IS NULL OR entity = $1) AND ($2 = 0 OR entity_id = $2)"
+			" FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR entity = $1) AND (CAST($2 AS BIGINT) = 0 OR entity_id = $2)"
 			" AND seq > $3 ORDER BY seq LIMIT $4",
 			&st);
 	if (rc)

@@ -22,7 +22,6 @@ static const struct field_def fields[] = {
 	FIELD_TEXT("summary", 0, 4000),
 	FIELD_STATUS(states),
 	FIELD_TEXT("status_reason", F_SERVER, 1000),
-	FIELD_DATE("draft_on", F_SERVER),
 	FIELD_DATE("approved_on", F_SERVER),
 	FIELD_DATE("rejected_on", F_SERVER),
 };
@@ -30,7 +29,7 @@ static const struct field_def fields[] = {
 static int check(struct db *db, const json_t *old, const json_t *rec, struct err *e)
 {
 	if (old && strcmp(json_str(old, "status"), "draft"))
-		return err_set(e, CTMS_ESTATE,
+		return err_set(e, CTMS_ECONFLICT,
 			       "protocol version %s is %s and can no longer be edited; an amendment is a "
 			       "new protocol version",
 			       json_str(old, "number"), json_str(old, "status"));

@@ -36,8 +36,12 @@ static bool is_column(const struct field_def *f)
 
 static void list_codes(struct buf *b, const char *const *codes)
 {
-	for (size_t i = 0; codes && codes[i]; i++)
-		buf_printf(b, "%s%s", i ? ", " : "", codes[i]);
+	for (size_t i = 0; codes && codes[i]; i++) {
+		if (buf_printf(b, "%s%s", i ? ", " : "", codes[i])) {
+			buf_puts(b, ", ...");
+			break;
+		}
+	}
 	if (!codes || !codes[0])
 		buf_puts(b, "none");
 }
@@ -99,9 +103,9 @@ int field_validate(const struct field_def *f, const json_t *v, struct err *e)
 			return err_field(e, f->name, "must be %s", f->hint);
 		{
 			struct buf b;
-			buf_init(&b, 200);
+			buf_init(&b, 900);
 			list_codes(&b, f->codes);
-			err_field(e, f->name, "must be one of: %s%s", b.ptr, b.len >= 199 ? "..." : "");
+			err_field(e, f->name, "must be one of: %s", b.ptr);
 			buf_release(&b);
 		}
 		return CTMS_EINVAL;
@@ -342,18 +346,70 @@ static void validate_input(const struct entity_def *def, const json_t *input, bo
 	}
 }
 
+/* Inserts the column fields present in values; adds each to changes. */
+static int insert_row(struct db *db, const struct entity_def *def, const json_t *values,
+		      int64_t *id, json_t *changes, struct err *e)
+{
+	const struct field_def *present[64];
+	struct buf sql;
+	struct db_stmt *st;
+	int rc, n = 0;
+
+	for (size_t i = 0; i < def->nfields && n < (int)NELEMS(present); i++) {
+		const struct field_def *f = &def->fields[i];
+		json_t *v = json_object_get(values, f->name);
+		if (is_column(f) && v && !json_is_null(v)) {
+			present[n++] = f;
+			audit_change(changes, f->name, NULL, v);
+		}
+	}
+	buf_init(&sql, SQL_MAX);
+	buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at", def->table);
+	for (int i = 0; i < n; i++)
+		buf_printf(&sql, ", %s", present[i]->name);
+	buf_puts(&sql, ") VALUES (1, $1, $1");
+	for (int i = 0; i < n; i++)
+		buf_printf(&sql, ", $%d", i + 2);
+	buf_puts(&sql, ") RETURNING id");
+	rc = db_prepare(db, sql.ptr, &st);
+	buf_release(&sql);
+	if (rc)
+		return err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
+	db_bind_int(st, 1, now_us());
+	for (int i = 0; i < n; i++)
+		bind_json(st, i + 2, json_object_get(values, present[i]->name));
+	rc = db_step(st);
+	if (rc == 1) {
+		*id = db_column_int(st, 0);
+		db_done(st);
+		return 0;
+	}
+	return err_set(e, rc < 0 ? rc : CTMS_EDB, "cannot write %s: %s", def->name, db_errmsg(db));
+}
+
+/* Ends a write begun with db_begin: on success commits and reads the record
+ * back into *out; on failure rolls back. Returns the final result. */
+static int finish_write(struct db *db, const struct entity_def *def, int64_t id, int rc,
+			json_t **out, struct err *e)
+{
+	if (rc) {
+		db_rollback(db);
+		return rc;
+	}
+	rc = db_commit(db);
+	if (rc)
+		return err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
+	return record_get(db, def, id, out, e);
+}
+
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
 {
 	json_t *values = NULL, *changes = NULL;
-	struct buf sql, cols;
-	struct db_stmt *st;
 	int64_t id = 0;
-	int rc, n = 0;
+	int rc;
 
 	*out = NULL;
-	buf_init(&sql, SQL_MAX);
-	buf_init(&cols, SQL_MAX);
 	if (!json_is_object(input))
 		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
 	validate_input(def, input, true, e);
@@ -369,77 +425,31 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 	if (def->parent_field) {
 		rc = exists(db, def->parent_table, parent_id, e);
 		if (rc == CTMS_ENOTFOUND)
-			err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->parent_field,
-				(long long)parent_id);
+			err_set(e, CTMS_ENOTFOUND, "%.*s %lld was not found",
+				(int)(strlen(def->parent_field) - 3), def->parent_field, (long long)parent_id);
 		if (rc)
-			goto fail;
+			goto finish;
 		json_object_set_new(values, def->parent_field, json_integer(parent_id));
 	}
 	if (def->sm)
 		json_object_set_new(values, "status", json_string(def->sm->states[0].name));
 	if (def->prepare && (rc = def->prepare(db, a, values, e)))
-		goto fail;
+		goto finish;
 	if (def->check && (rc = def->check(db, NULL, values, e)))
-		goto fail;
+		goto finish;
 	if ((rc = check_store_rules(db, def, NULL, values, e)))
-		goto fail;
+		goto finish;
 
 	changes = json_array();
-	buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at", def->table);
-	buf_puts(&cols, ") VALUES (1, $1, $1");
-	for (size_t i = 0; i < def->nfields; i++) {
-		const struct field_def *f = &def->fields[i];
-		json_t *v = json_object_get(values, f->name);
-		if (!is_column(f) || !v || json_is_null(v))
-			continue;
-		buf_printf(&sql, ", %s", f->name);
-		buf_printf(&cols, ", $%d", ++n + 1);
-		audit_change(changes, f->name, NULL, v);
-	}
-	buf_add(&sql, cols.ptr, cols.len);
-	buf_puts(&sql, ") RETURNING id");
-	rc = db_prepare(db, sql.ptr, &st);
-	if (rc) {
-		err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
-		goto fail;
-	}
-	db_bind_int(st, 1, now_us());
-	n = 0;
-	for (size_t i = 0; i < def->nfields; i++) {
-		const struct field_def *f = &def->fields[i];
-		json_t *v = json_object_get(values, f->name);
-		if (!is_column(f) || !v || json_is_null(v))
-			continue;
-		bind_json(st, ++n + 1, v);
-	}
-	rc = db_step(st);
-	if (rc == 1) {
-		id = db_column_int(st, 0);
-		db_done(st);
-		rc = 0;
-	} else {
-		err_set(e, rc == CTMS_ECONFLICT ? CTMS_ECONFLICT : CTMS_EDB, "cannot write %s: %s",
-			def->name, db_errmsg(db));
-		rc = rc ? rc : CTMS_EDB;
-		goto fail;
-	}
-	rc = audit_append(db, a, def->name, id, "create", changes, NULL, e);
+	rc = insert_row(db, def, values, &id, changes, e);
 	if (rc)
-		goto fail;
-	rc = db_commit(db);
-	if (rc) {
-		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
-		goto done;
-	}
-	rc = record_get(db, def, id, out, e);
-	goto done;
-fail:
-	db_rollback(db);
+		goto finish;
+	rc = audit_append(db, a, def->name, id, "create", changes, NULL, e);
+finish:
+	rc = finish_write(db, def, id, rc ? rc : e->code, out, e);
 done:
 	json_decref(values);
 	json_decref(changes);
-	buf_release(&sql);
-	buf_release(&cols);
 	return rc ? rc : e->code;
 }
 
@@ -447,41 +457,37 @@ int record_apply(struct db *db, const struct actor *a, const struct entity_def *
 		 const json_t *old, const json_t *rec, const char *action, const char *reason,
 		 struct err *e)
 {
+	const struct field_def *changed[64];
 	json_t *changes = json_array();
 	struct buf sql;
 	struct db_stmt *st;
-	int rc, n = 0;
+	int rc = 0, n = 0;
 	int64_t id = json_int(old, "id", 0);
 
-	buf_init(&sql, SQL_MAX);
-	buf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = $1", def->table);
-	for (size_t i = 0; i < def->nfields; i++) {
+	for (size_t i = 0; i < def->nfields && n < (int)NELEMS(changed); i++) {
 		const struct field_def *f = &def->fields[i];
 		json_t *ov = json_object_get(old, f->name), *nv = json_object_get(rec, f->name);
-		if (!is_column(f) || json_same(ov, nv) || !json_object_get(rec, f->name))
-			continue;
-		buf_printf(&sql, ", %s = $%d", f->name, ++n + 1);
-		audit_change(changes, f->name, ov, nv);
+		if (is_column(f) && nv && !json_same(ov, nv)) {
+			changed[n++] = f;
+			audit_change(changes, f->name, ov, nv);
+		}
 	}
-	if (n == 0) {
-		rc = 0;
+	if (n == 0)
 		goto done;
-	}
+	buf_init(&sql, SQL_MAX);
+	buf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = $1", def->table);
+	for (int i = 0; i < n; i++)
+		buf_printf(&sql, ", %s = $%d", changed[i]->name, i + 2);
 	buf_printf(&sql, " WHERE id = $%d AND version = $%d", n + 2, n + 3);
 	rc = db_prepare(db, sql.ptr, &st);
+	buf_release(&sql);
 	if (rc) {
 		err_set(e, rc, "cannot write %s: %s", def->name, db_errmsg(db));
 		goto done;
 	}
 	db_bind_int(st, 1, now_us());
-	n = 0;
-	for (size_t i = 0; i < def->nfields; i++) {
-		const struct field_def *f = &def->fields[i];
-		json_t *ov = json_object_get(old, f->name), *nv = json_object_get(rec, f->name);
-		if (!is_column(f) || json_same(ov, nv) || !json_object_get(rec, f->name))
-			continue;
-		bind_json(st, ++n + 1, nv);
-	}
+	for (int i = 0; i < n; i++)
+		bind_json(st, i + 2, json_object_get(rec, changed[i]->name));
 	db_bind_int(st, n + 2, id);
 	db_bind_int(st, n + 3, json_int(old, "version", 0));
 	rc = db_step(st);
@@ -497,7 +503,6 @@ int record_apply(struct db *db, const struct actor *a, const struct entity_def *
 	rc = audit_append(db, a, def->name, id, action, changes, reason, e);
 done:
 	json_decref(changes);
-	buf_release(&sql);
 	return rc;
 }
 
@@ -538,29 +543,19 @@ int record_update(struct db *db, const struct actor *a, const struct entity_def 
 		return err_set(e, rc, "the store is busy; try again");
 	rc = load_for_write(db, def, id, if_match, &old, out, e);
 	if (rc)
-		goto fail;
+		goto finish;
 	rec = json_deep_copy(old);
 	json_object_foreach((json_t *)patch, key, v) {
 		if (strcmp(key, "change_reason"))
 			json_object_set(rec, key, v);
 	}
 	if (def->check && (rc = def->check(db, old, rec, e)))
-		goto fail;
+		goto finish;
 	if ((rc = check_store_rules(db, def, old, rec, e)))
-		goto fail;
+		goto finish;
 	rc = record_apply(db, a, def, old, rec, "update", json_str(patch, "change_reason"), e);
-	if (rc)
-		goto fail;
-	rc = db_commit(db);
-	if (rc) {
-		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
-		goto done;
-	}
-	rc = record_get(db, def, id, out, e);
-	goto done;
-fail:
-	db_rollback(db);
-done:
+finish:
+	rc = finish_write(db, def, id, rc, out, e);
 	json_decref(old);
 	json_decref(rec);
 	return rc ? rc : e->code;
@@ -581,8 +576,10 @@ static int check_transition_input(const struct entity_def *def, const struct tra
 		err_field(e, "to", "must be one of the %s states: %s", def->name, b.ptr);
 		buf_release(&b);
 	}
-	if (!t->on || date_parse(t->on, &on))
+	if (!t->on)
 		err_field(e, "on", "is required: the date of the step, YYYY-MM-DD");
+	else if (date_parse(t->on, &on))
+		err_field(e, "on", "must be a calendar date YYYY-MM-DD");
 	else if (on > date_latest_today())
 		err_field(e, "on", "is in the future; record a step when it has happened");
 	if (t->reason && (strlen(t->reason) > 1000 || has_control(t->reason)))
@@ -624,7 +621,7 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 		return err_set(e, rc, "the store is busy; try again");
 	rc = load_for_write(db, def, id, if_match, &old, out, e);
 	if (rc)
-		goto fail;
+		goto finish;
 	from = state_find(def->sm, json_str(old, "status"));
 	to = state_find(def->sm, t->to);
 	for (size_t i = 0; from && from->next && from->next[i]; i++)
@@ -636,14 +633,14 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 		rc = err_set(e, CTMS_ESTATE, "a %s cannot move from %s to %s; from %s it can move to: %s",
 			     def->name, from ? from->name : "?", to->name, from ? from->name : "?", b.ptr);
 		buf_release(&b);
-		goto fail;
+		goto finish;
 	}
 	if (to->reason_required && (!t->reason || !t->reason[0])) {
 		rc = err_field(e, "reason", "is required to move a %s to %s", def->name, to->name);
-		goto fail;
+		goto finish;
 	}
 	if ((rc = check_date_order(def, old, t->on, e)))
-		goto fail;
+		goto finish;
 	rec = json_deep_copy(old);
 	json_object_set_new(rec, "status", json_string(to->name));
 	snprintf(field, sizeof(field), "%s_on", to->name);
@@ -654,20 +651,10 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 	if (to->reason_field)
 		json_object_set_new(rec, to->reason_field, json_string(t->reason));
 	if (def->on_transition && (rc = def->on_transition(db, a, old, rec, e)))
-		goto fail;
+		goto finish;
 	rc = record_apply(db, a, def, old, rec, "transition", t->reason, e);
-	if (rc)
-		goto fail;
-	rc = db_commit(db);
-	if (rc) {
-		err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
-		goto done;
-	}
-	rc = record_get(db, def, id, out, e);
-	goto done;
-fail:
-	db_rollback(db);
-done:
+finish:
+	rc = finish_write(db, def, id, rc, out, e);
 	json_decref(old);
 	json_decref(rec);
 	return rc ? rc : e->code;

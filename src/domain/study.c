@@ -36,7 +36,6 @@ static const struct field_def fields[] = {
 	FIELD_DATE("planned_end_on", 0),
 	FIELD_STATUS(states),
 	FIELD_TEXT("status_reason", F_SERVER, 1000),
-	FIELD_DATE("planned_on", F_SERVER),
 	FIELD_DATE("start_up_on", F_SERVER),
 	FIELD_DATE("enrolling_on", F_SERVER),
 	FIELD_DATE("follow_up_on", F_SERVER),

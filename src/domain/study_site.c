@@ -35,7 +35,7 @@ static const struct field_def fields[] = {
 	FIELD_TEXT("city", F_VIRTUAL, 100),
 	FIELD_TEXT("site_number", F_REQUIRED | F_IMMUTABLE | F_UNIQUE | F_FILTER, 32),
 	FIELD_TEXT("investigator_name", F_REQUIRED, 200),
-	FIELD_COUNTRY("country", F_REQUIRED | F_FILTER),
+	FIELD_COUNTRY("country", F_REQUIRED | F_IMMUTABLE | F_FILTER),
 	{.name = "time_zone", .type = FT_TIMEZONE, .flags = F_REQUIRED},
 	FIELD_INT("target_enrollment", 0, 0, 1000000),
 	FIELD_DATE("planned_activation_on", 0),
@@ -55,8 +55,15 @@ static const struct field_def fields[] = {
 /* The institution is a site record shared by all the studies it runs. */
 static int prepare(struct db *db, const struct actor *a, json_t *values, struct err *e)
 {
+	char status[32];
 	int64_t site_id;
-	int rc = site_find_or_create(db, a, json_str(values, "institution_name"),
+	int rc = study_status(db, json_int(values, "study_id", 0), status, sizeof(status), e);
+
+	if (rc)
+		return rc;
+	if (!strcmp(status, "closed") || !strcmp(status, "terminated") || !strcmp(status, "withdrawn"))
+		return err_set(e, CTMS_ECONFLICT, "the study is %s; it takes no new sites", status);
+	rc = site_find_or_create(db, a, json_str(values, "institution_name"),
 				     json_str(values, "city"), json_str(values, "country"), &site_id, e);
 	if (rc)
 		return rc;

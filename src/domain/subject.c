@@ -121,6 +121,9 @@ static int check(struct db *db, const json_t *old, const json_t *rec, struct err
 		err_field(e, "consented_on", "is in the future");
 	if (consented && enrolled && strcmp(consented, enrolled) > 0)
 		err_field(e, "consented_on", "is after the enrollment on %s", enrolled);
+	if (!consented && enrolled)
+		err_field(e, "consented_on", "cannot be removed: the subject was enrolled on %s",
+			  enrolled);
 	if (version && (!old || !json_same(json_object_get(rec, "consent_version"),
 					   json_object_get(old, "consent_version")))) {
 		int rc = protocol_version_approved(db, json_int(rec, "study_id", 0), version, e);
@@ -140,11 +143,21 @@ static int on_transition(struct db *db, const struct actor *a, const json_t *old
 {
 	const char *consented = json_str(rec, "consented_on");
 	const char *on = json_str(rec, "enrolled_on");
+	char study_status_text[32];
 	struct db_stmt *st;
 	int rc;
 
 	if (strcmp(json_str(rec, "status"), "enrolled"))
 		return 0;
+	/* As for screening: no one joins a study whose enrollment has ended. */
+	rc = study_status(db, json_int(rec, "study_id", 0), study_status_text,
+			  sizeof(study_status_text), e);
+	if (rc)
+		return rc;
+	if (strcmp(study_status_text, "enrolling"))
+		return err_set(e, CTMS_ECONFLICT,
+			       "the study is %s; subjects may be enrolled only while it is enrolling",
+			       study_status_text);
 	if (!consented)
 		return err_field(e, "consented_on",
 				 "must be recorded (PATCH the subject) before enrollment: consent comes "

@@ -242,7 +242,7 @@ static void h_get(struct request *r)
 static int parse_if_match(struct request *r, bool required, int64_t *version)
 {
 	const char *h = request_header(r, "If-Match");
-	char *end;
+	char *end = NULL;
 
 	*version = 0;
 	if (!h) {
@@ -251,13 +251,17 @@ static int parse_if_match(struct request *r, bool required, int64_t *version)
 				      "send If-Match with the version (ETag) of the record you read");
 		return required ? CTMS_EPRECOND : 0;
 	}
+	bool quoted = false;
 	if (!strncmp(h, "W/", 2))
 		h += 2;
-	if (*h == '"')
+	if (*h == '"') {
 		h++;
+		quoted = true;
+	}
 	errno = 0;
-	*version = strtoll(h, &end, 10);
-	if (errno || end == h || *version < 1 || (*end && strcmp(end, "\""))) {
+	*version = *h >= '0' && *h <= '9' ? strtoll(h, &end, 10) : 0;
+	/* Quotes come in pairs: "3" and 3, never "3 or 3". */
+	if (errno || *version < 1 || strcmp(end, quoted ? "\"" : "")) {
 		reply_problem(r, CTMS_EBADREQ, "If-Match must be the record's ETag, such as \"3\"");
 		return CTMS_EBADREQ;
 	}
@@ -330,6 +334,22 @@ static void h_summary(struct request *r)
 	err_release(&e);
 }
 
+static const struct entity_def *const audited[] = {
+	&organisation_def, &site_def, &study_def, &protocol_version_def,
+	&study_site_def, &subject_def, &milestone_def,
+};
+
+static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, const char *key,
+					 const char *value)
+{
+	struct err *e = cls;
+	(void)kind;
+	(void)value;
+	if (strcmp(key, "entity") && strcmp(key, "id") && strcmp(key, "limit") && strcmp(key, "cursor"))
+		err_field(e, key, "is not a filter of the audit trail (entity, id)");
+	return MHD_YES;
+}
+
 static void h_audit(struct request *r)
 {
 	struct audit_query q = {0};
@@ -338,10 +358,23 @@ static void h_audit(struct request *r)
 	json_t *items;
 	int64_t next;
 	struct err e;
+	bool known = false;
 
 	if (parse_page(r, &p))
 		return;
 	q.entity = request_query(r, "entity");
+	err_init(&e);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_audit_param, &e);
+	for (size_t i = 0; q.entity && i < sizeof(audited) / sizeof(*audited); i++)
+		known |= !strcmp(q.entity, audited[i]->name);
+	if (q.entity && !known)
+		err_field(&e, "entity", "must be one of: organisation, site, study, protocol_version, "
+					"study_site, subject, milestone");
+	if (e.code) {
+		reply_error(r, &e, NULL);
+		err_release(&e);
+		return;
+	}
 	q.after_seq = p.after;
 	q.limit = p.limit;
 	if (id) {

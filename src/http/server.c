@@ -29,6 +29,7 @@ struct exchange {
 	struct buf body;
 	enum ctms_err refused; /* set on the first call: answer this instead */
 	char refused_detail[128];
+	bool close; /* ambiguous framing: close the connection after answering */
 	int64_t started_us;
 };
 
@@ -76,6 +77,9 @@ static void check_framing(struct exchange *x, struct MHD_Connection *conn, size_
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &h);
 	if (h.content_length > 1 || (h.content_length && h.transfer_encoding)) {
 		x->refused = CTMS_EBADREQ;
+		/* RFC 9112 6.1: whatever follows on this connection may be a
+		 * smuggled request; answer and close it. */
+		x->close = true;
 		snprintf(x->refused_detail, sizeof(x->refused_detail),
 			 "conflicting Content-Length and Transfer-Encoding headers");
 		return;
@@ -86,6 +90,16 @@ static void check_framing(struct exchange *x, struct MHD_Connection *conn, size_
 		snprintf(x->refused_detail, sizeof(x->refused_detail),
 			 "the request body is larger than %zu bytes", max_body);
 	}
+}
+
+/* A replayed record carries the ETag its first answer had. */
+static void replay_etag(struct request *r, const char *body)
+{
+	json_t *v = json_loads(body, 0, NULL);
+	json_t *version = json_object_get(v, "version");
+	if (json_is_object(v) && json_is_integer(version))
+		snprintf(r->etag, sizeof(r->etag), "\"%lld\"", (long long)json_integer_value(version));
+	json_decref(v);
 }
 
 static void idempotent_dispatch(struct request *r, const struct route *route, const char *key)
@@ -120,6 +134,7 @@ static void idempotent_dispatch(struct request *r, const struct route *route, co
 		r->reply_len = strlen(stored.body);
 		r->content_type = stored.status >= 400 ? "application/problem+json" : "application/json";
 		r->location = stored.location;
+		replay_etag(r, stored.body);
 		stored.body = stored.location = NULL;
 		goto done;
 	}
@@ -205,6 +220,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct exchange *
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	if (x->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->retry_after) {
 		snprintf(num, sizeof(num), "%d", r->retry_after);
 		MHD_add_response_header(resp, "Retry-After", num);
@@ -308,6 +325,7 @@ int server_start(struct db_pool *pool, const struct server_config *c, struct ser
 	metrics.started_us = now_us();
 	s->daemon = MHD_start_daemon(
 		flags, (uint16_t)c->port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
 		MHD_OPTION_CONNECTION_LIMIT, c->conn_limit,
@@ -316,7 +334,6 @@ int server_start(struct db_pool *pool, const struct server_config *c, struct ser
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->conn_limit,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		free(s);

@@ -35,7 +35,7 @@ int err_set(struct err *e, enum ctms_err code, const char *fmt, ...)
 
 int err_field(struct err *e, const char *field, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[1024];
 	va_list ap;
 
 	if (!e)

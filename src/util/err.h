@@ -38,8 +38,11 @@ struct err {
 void err_init(struct err *e);
 void err_release(struct err *e);
 
-/* Sets the code and the detail (printf format) unless a code is already set,
- * so the first cause wins. Returns code, for `return err_set(...)`. */
+/* Sets the code and the detail (printf format) unless a code with a detail
+ * is already set, so the first described cause wins; a validation code that
+ * so far carries only field messages gives way (a uniqueness conflict found
+ * after field errors answers 409 with all the fields). Returns the code now
+ * set, for `return err_set(...)`. */
 int err_set(struct err *e, enum ctms_err code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -48,7 +48,7 @@ int money_parse(const char *amount, const char *currency, struct money *out)
 			return CTMS_EINVAL;
 		if (frac >= 0 && ++frac > exp)
 			return CTMS_EINVAL;
-		if (v > (INT64_MAX - 9) / 10)
+		if (v > (INT64_MAX - (*p - '0')) / 10)
 			return CTMS_EINVAL;
 		v = v * 10 + (*p - '0');
 		any = true;
