@@ -141,6 +141,30 @@ static const struct migration migrations[] = {
 	 "  key TEXT NOT NULL, actor_id INTEGER NOT NULL, request_hash TEXT NOT NULL,"
 	 "  status INTEGER NOT NULL, location TEXT, body TEXT NOT NULL,"
 	 "  created_at INTEGER NOT NULL, PRIMARY KEY (key, actor_id));"}}},
+	{2, "visit schedule and subject visits", {{ANY,
+	 /* The protocol's schedule of visits (CDISC SDTM TV): planned study day
+	  * relative to day 1, the day of enrollment, and the window around it. */
+	 "CREATE TABLE visit_definitions ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  number TEXT NOT NULL, name TEXT NOT NULL, planned_day INTEGER,"
+	 "  window_before INTEGER NOT NULL DEFAULT 0, window_after INTEGER NOT NULL DEFAULT 0,"
+	 "  kind TEXT NOT NULL,"
+	 "  UNIQUE (study_id, number));"
+	 /* Visits that happened (CDISC SDTM SV). */
+	 "CREATE TABLE subject_visits ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+	 "  visit_definition_id INTEGER REFERENCES visit_definitions(id),"
+	 "  name TEXT NOT NULL, visit_on TEXT NOT NULL, end_on TEXT, kind TEXT NOT NULL,"
+	 "  notes TEXT);"
+	 "CREATE INDEX subject_visits_subject ON subject_visits(subject_id, visit_on);"
+	 "CREATE INDEX subject_visits_study ON subject_visits(study_id, visit_on);"
+	 "CREATE UNIQUE INDEX subject_visits_scheduled ON subject_visits(subject_id, visit_definition_id);"
+	 "CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -402,6 +402,16 @@ static int finish_write(struct db *db, const struct entity_def *def, int64_t id,
 	return record_get(db, def, id, out, e);
 }
 
+int record_parent_exists(struct db *db, const struct entity_def *def, int64_t parent_id,
+			 struct err *e)
+{
+	int rc = exists(db, def->parent_table, parent_id, e);
+	if (rc == CTMS_ENOTFOUND)
+		err_set(e, CTMS_ENOTFOUND, "%.*s %lld was not found",
+			(int)(strlen(def->parent_field) - 3), def->parent_field, (long long)parent_id);
+	return rc;
+}
+
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
 {
@@ -423,11 +433,7 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 		goto done;
 	}
 	if (def->parent_field) {
-		rc = exists(db, def->parent_table, parent_id, e);
-		if (rc == CTMS_ENOTFOUND)
-			err_set(e, CTMS_ENOTFOUND, "%.*s %lld was not found",
-				(int)(strlen(def->parent_field) - 3), def->parent_field, (long long)parent_id);
-		if (rc)
+		if ((rc = record_parent_exists(db, def, parent_id, e)))
 			goto finish;
 		json_object_set_new(values, def->parent_field, json_integer(parent_id));
 	}

@@ -130,6 +130,11 @@ struct transition {
 
 const struct field_def *record_field(const struct entity_def *def, const char *name);
 
+/* 0 when the parent record parent_id of a child kind exists, else
+ * CTMS_ENOTFOUND naming it ("study 7 was not found"). */
+int record_parent_exists(struct db *db, const struct entity_def *def, int64_t parent_id,
+			 struct err *e);
+
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e);
 int record_get(struct db *db, const struct entity_def *def, int64_t id, json_t **out,

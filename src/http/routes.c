@@ -20,6 +20,7 @@
 #include "domain/study_site.h"
 #include "domain/subject.h"
 #include "domain/summary.h"
+#include "domain/visit.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -164,6 +165,10 @@ static const char *collection_of(const struct entity_def *def)
 		return "study-sites";
 	if (def == &protocol_version_def)
 		return "protocol-versions";
+	if (def == &visit_definition_def)
+		return "visit-definitions";
+	if (def == &subject_visit_def)
+		return "visits";
 	return def->table;
 }
 
@@ -186,21 +191,17 @@ static void create_record(struct request *r, int64_t parent_id)
 	err_release(&e);
 }
 
-/* A child collection under a study answers 404 when the study does not exist. */
+/* A child collection answers 404 when its parent does not exist. */
 static bool parent_exists(struct request *r)
 {
-	const struct entity_def *def = r->route_arg;
-	json_t *study;
 	struct err e;
 	int rc;
 
 	err_init(&e);
-	rc = record_get(r->db, &study_def, r->ids[0], &study, &e);
+	rc = record_parent_exists(r->db, r->route_arg, r->ids[0], &e);
 	if (rc)
 		reply_error(r, &e, NULL);
-	json_decref(study);
 	err_release(&e);
-	(void)def;
 	return rc == 0;
 }
 
@@ -336,7 +337,7 @@ static void h_summary(struct request *r)
 
 static const struct entity_def *const audited[] = {
 	&organisation_def, &site_def, &study_def, &protocol_version_def,
-	&study_site_def, &subject_def, &milestone_def,
+	&study_site_def, &subject_def, &milestone_def, &visit_definition_def, &subject_visit_def,
 };
 
 static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -369,7 +370,7 @@ static void h_audit(struct request *r)
 		known |= !strcmp(q.entity, audited[i]->name);
 	if (q.entity && !known)
 		err_field(&e, "entity", "must be one of: organisation, site, study, protocol_version, "
-					"study_site, subject, milestone");
+					"study_site, subject, milestone, visit_definition, subject_visit");
 	if (e.code) {
 		reply_error(r, &e, NULL);
 		err_release(&e);
@@ -449,6 +450,12 @@ const struct route routes[] = {
 	{"GET", "/api/v1/studies/{id}/milestones", h_list_child, &milestone_def},
 	{"POST", "/api/v1/studies/{id}/milestones", h_create_child, &milestone_def},
 	RECORD_ROUTES("milestones", milestone_def),
+	{"GET", "/api/v1/studies/{id}/visit-definitions", h_list_child, &visit_definition_def},
+	{"POST", "/api/v1/studies/{id}/visit-definitions", h_create_child, &visit_definition_def},
+	RECORD_ROUTES("visit-definitions", visit_definition_def),
+	{"GET", "/api/v1/subjects/{id}/visits", h_list_child, &subject_visit_def},
+	{"POST", "/api/v1/subjects/{id}/visits", h_create_child, &subject_visit_def},
+	RECORD_ROUTES("visits", subject_visit_def),
 	{"GET", "/api/v1/audit", h_audit, NULL},
 };
 

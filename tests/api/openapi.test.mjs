@@ -277,7 +277,8 @@ test('every operation has an operationId, a summary, a 2xx and a 4xx answer, and
 
 test('record schemas agree with their input and patch schemas', () => {
   const problems = [];
-  for (const name of ['Organisation', 'Site', 'Study', 'ProtocolVersion', 'StudySite', 'Subject', 'Milestone']) {
+  for (const name of ['Organisation', 'Site', 'Study', 'ProtocolVersion', 'StudySite', 'Subject', 'Milestone',
+    'VisitDefinition', 'SubjectVisit']) {
     const rec = schema(name), input = schema(`${name}Input`), patch = schema(`${name}Patch`);
     for (const [field, s] of Object.entries(rec.properties)) {
       const readOnly = resolve(s).readOnly || s.readOnly;
@@ -317,6 +318,9 @@ test('phase, kind, sex, race and ethnicity codes are exactly those the server ac
   await checkListed('Sex', '/api/v1/studies/{id}/subjects', { id: 1 }, { ...badSubject, sex: 'female' }, 'sex');
   await checkListed('Race', '/api/v1/studies/{id}/subjects', { id: 1 }, { ...badSubject, sex: 'F', race: 'Asian' }, 'race');
   await checkListed('Ethnicity', '/api/v1/studies/{id}/subjects', { id: 1 }, { ...badSubject, sex: 'F', ethnicity: 'LATINO' }, 'ethnicity');
+  const visitOn = await demoSubjectDay();
+  await checkListed('VisitKind', '/api/v1/studies/{id}/visit-definitions', { id: 1 }, { number: uniq('V'), name: 'V', kind: 'video' }, 'kind');
+  await checkListed('VisitKind', '/api/v1/subjects/{id}/visits', { id: 1 }, { name: 'V', visit_on: visitOn, kind: 'video' }, 'kind');
 
   // Every code in the spec is accepted, and one not in the spec is refused.
   for (const phase of enumOf('Phase')) expectStatus(await call('POST', '/api/v1/studies', {}, { body: studyBody({ phase }) }), 201);
@@ -324,6 +328,10 @@ test('phase, kind, sex, race and ethnicity codes are exactly those the server ac
     expectStatus(await call('POST', '/api/v1/organisations', {}, { body: { name: uniq('Org'), kind } }), 201);
   for (const kind of enumOf('MilestoneKind'))
     expectStatus(await call('POST', '/api/v1/studies/{id}/milestones', { id: 1 }, { body: { name: 'M', kind } }), 201);
+  for (const kind of enumOf('VisitKind')) {
+    expectStatus(await call('POST', '/api/v1/studies/{id}/visit-definitions', { id: 1 }, { body: { number: uniq('V'), name: 'V', kind } }), 201);
+    expectStatus(await call('POST', '/api/v1/subjects/{id}/visits', { id: 1 }, { body: { name: 'V', visit_on: visitOn, kind } }), 201);
+  }
   const target = await enrollingStudy();
   for (const sex of enumOf('Sex')) expectStatus(await newSubject(target, { sex }), 201);
   for (const race of enumOf('Race')) expectStatus(await newSubject(target, { race }), 201);
@@ -439,6 +447,8 @@ const RECORDS = [
   { name: 'StudySite', create: '/api/v1/studies/{id}/sites', one: '/api/v1/study-sites/{id}' },
   { name: 'Subject', create: '/api/v1/studies/{id}/subjects', one: '/api/v1/subjects/{id}' },
   { name: 'Milestone', create: '/api/v1/studies/{id}/milestones', one: '/api/v1/milestones/{id}' },
+  { name: 'VisitDefinition', create: '/api/v1/studies/{id}/visit-definitions', one: '/api/v1/visit-definitions/{id}' },
+  { name: 'SubjectVisit', create: '/api/v1/subjects/{id}/visits', one: '/api/v1/visits/{id}', parent: 'subject' },
 ];
 
 const NOT_TAKEN = /is not a field of|is set by ctms|is set by the lifecycle/;
@@ -478,7 +488,27 @@ for (const rec of RECORDS) {
   });
 }
 
-/** The id of some record of a kind in the demo portfolio. */
+/** A day the demo's subject 1 may have a visit on: its enrollment (or screening) date. */
+async function demoSubjectDay() {
+  const subject = expectStatus(await call('GET', '/api/v1/subjects/{id}', { id: 1 }), 200).json;
+  return subject.enrolled_on || subject.screened_on;
+}
+
+/**
+ * A scheduled visit of the demo's subject 1 (study 1), for the kinds the demo
+ * portfolio does not hold: a new visit definition on study day 1 and the
+ * subject's visit on its enrollment day.
+ */
+async function demoVisit() {
+  const definition = expectStatus(await call('POST', '/api/v1/studies/{id}/visit-definitions', { id: 1 },
+    { body: { number: uniq('V'), name: 'BASELINE', planned_day: 1, window_after: 2 } }), 201).json;
+  const visit = expectStatus(await call('POST', '/api/v1/subjects/{id}/visits', { id: 1 },
+    { body: { visit_number: definition.number, visit_on: await demoSubjectDay() } }), 201).json;
+  assert.equal(visit.visit_definition_id, definition.id);
+  return visit;
+}
+
+/** The id of some record of a kind in the demo portfolio (made when the demo has none). */
 async function anyRecordId(name) {
   const lists = {
     Organisation: ['/api/v1/organisations', {}],
@@ -488,9 +518,13 @@ async function anyRecordId(name) {
     StudySite: ['/api/v1/studies/{id}/sites', { id: 1 }],
     Subject: ['/api/v1/studies/{id}/subjects', { id: 1 }],
     Milestone: ['/api/v1/studies/{id}/milestones', { id: 1 }],
+    VisitDefinition: ['/api/v1/studies/{id}/visit-definitions', { id: 1 }],
+    SubjectVisit: ['/api/v1/subjects/{id}/visits', { id: 1 }],
   };
   const [template, params] = lists[name];
   const r = expectStatus(await call('GET', template, params, { query: { limit: '1' } }), 200);
+  if (r.json.items.length === 0 && name === 'VisitDefinition') return (await demoVisit()).visit_definition_id;
+  if (r.json.items.length === 0 && name === 'SubjectVisit') return (await demoVisit()).id;
   assert.equal(r.json.items.length, 1, `the demo portfolio has a ${name}`);
   return r.json.items[0].id;
 }
@@ -498,7 +532,7 @@ async function anyRecordId(name) {
 test('list filters in the spec are exactly the fields the server filters by', async () => {
   const lists = operations().filter((o) => o.method === 'GET' && resolve(o.op.responses['200']).content?.['application/json']
     ?.schema?.$ref?.endsWith('List') && o.path !== '/api/v1/audit');
-  assert.equal(lists.length, 7);
+  assert.equal(lists.length, 9);
   for (const { path } of lists) {
     const params = { id: 1 };
     const listSchema = resolve(resolve(operation('GET', path).responses['200']).content['application/json'].schema);
@@ -528,12 +562,20 @@ test('records, lists, summaries, audit events and health answers match their sch
   const metrics = expectStatus(await call('GET', '/metrics'), 200);
   assert.match(metrics.text, /^ctms_http_requests_total\{class="2xx"\} \d+$/m);
 
+  const visit = await demoVisit();
+  assert.ok(visit.planned_on && typeof visit.in_window === 'boolean', 'a scheduled visit of an enrolled subject has its window');
   for (const rec of RECORDS) {
     const template = {
       Organisation: '/api/v1/organisations', Site: '/api/v1/sites', Study: '/api/v1/studies',
     }[rec.name] || rec.create;
     const studies = expectStatus(await call('GET', '/api/v1/studies', {}, { query: { limit: '1000' } }), 200).json.items;
-    for (const study of template.includes('{id}') ? studies : [{ id: 0 }]) {
+    let parents = template.includes('{id}') ? studies : [{ id: 0 }];
+    if (rec.parent === 'subject') {
+      parents = [];
+      for (const study of studies)
+        parents.push(...expectStatus(await call('GET', '/api/v1/studies/{id}/subjects', { id: study.id }, { query: { limit: '1000' } }), 200).json.items);
+    }
+    for (const study of parents) {
       const all = expectStatus(await call('GET', template, { id: study.id }, { query: { limit: '1000' } }), 200);
       for (const item of all.json.items.slice(0, 3)) expectStatus(await call('GET', rec.one, { id: item.id }), 200);
     }
@@ -551,6 +593,13 @@ test('records, lists, summaries, audit events and health answers match their sch
   assert.ok(pages > 1, 'the demo audit trail spans pages');
   const one = expectStatus(await call('GET', '/api/v1/audit', {}, { query: { entity: 'study', id: '1' } }), 200);
   assert.ok(one.json.items.length > 0 && one.json.items.every((e) => e.entity === 'study' && e.entity_id === 1));
+  // The entity kinds the server names are those of AuditEntity, and each has a trail.
+  assert.deepEqual(listedCodes(await call('GET', '/api/v1/audit', {}, { query: { entity: 'no_such_kind' } }), 'entity'),
+    schema('AuditEntity').enum);
+  for (const [entity, id] of [['visit_definition', visit.visit_definition_id], ['subject_visit', visit.id]]) {
+    const trail = expectStatus(await call('GET', '/api/v1/audit', {}, { query: { entity, id: String(id) } }), 200);
+    assert.deepEqual(trail.json.items.map((e) => [e.entity, e.entity_id, e.action]), [[entity, id, 'create']]);
+  }
 });
 
 test('error answers are declared problems: 400, 404, 409, 412, 422, 428', async () => {
@@ -560,6 +609,7 @@ test('error answers are declared problems: 400, 404, 409, 412, 422, 428', async 
   r = expectStatus(await call('GET', '/api/v1/studies/{id}', { id: 999999 }), 404);
   assert.equal(r.json.type, 'urn:ctms:problem:not-found');
   expectStatus(await call('GET', '/api/v1/studies/{id}/subjects', { id: 999999 }), 404);
+  expectStatus(await call('GET', '/api/v1/subjects/{id}/visits', { id: 999999 }), 404);
   expectStatus(await call('POST', '/api/v1/studies', {}, { raw: '{"not json', headers: { 'content-type': 'application/json' } }), 400);
 
   const body = studyBody();
