@@ -289,7 +289,27 @@ static uint64_t window_quantile(const struct window_node *w, size_t n, double q)
 	return hi;
 }
 
-static void closed_form(const struct forecast__mixture *mx, uint32_t n, double window,
+/* Recruits in the next w->days days, by the closed form, into *w. */
+static void window_closed_form(const struct forecast__mixture *mx, struct forecast_window *w)
+{
+	struct window_node node[FORECAST__MAX_NODES];
+
+	w->mean = 0;
+	for (size_t k = 0; k < mx->nnodes; k++) {
+		double e, v;
+		integrated_moments(&mx->plan[k], w->days, &e, &v);
+		node[k].weight = mx->weight[k];
+		node[k].r = e > 0 && v > 0 ? e * e / v : 0;
+		node[k].p = e > 0 && v > 0 ? e / (e + v) : 1;
+		w->mean += mx->weight[k] * e;
+	}
+	w->lower = window_quantile(node, mx->nnodes, QUANTILE_LOW);
+	w->median = window_quantile(node, mx->nnodes, 0.5);
+	w->upper = window_quantile(node, mx->nnodes, QUANTILE_HIGH);
+}
+
+static void closed_form(const struct forecast__mixture *mx, uint32_t n,
+			struct forecast_window *windows, size_t nwindows,
 			struct forecast_result *out)
 {
 	double rate_all = 0, guess;
@@ -322,22 +342,8 @@ static void closed_form(const struct forecast__mixture *mx, uint32_t n, double w
 	if (!out->has_mean)
 		out->mean = 0;
 
-	if (window > 0) {
-		struct window_node w[FORECAST__MAX_NODES];
-		out->has_window = true;
-		out->window_mean = 0;
-		for (size_t k = 0; k < mx->nnodes; k++) {
-			double e, v;
-			integrated_moments(&mx->plan[k], window, &e, &v);
-			w[k].weight = mx->weight[k];
-			w[k].r = e > 0 && v > 0 ? e * e / v : 0;
-			w[k].p = e > 0 && v > 0 ? e / (e + v) : 1;
-			out->window_mean += mx->weight[k] * e;
-		}
-		out->window_lower = window_quantile(w, mx->nnodes, QUANTILE_LOW);
-		out->window_median = window_quantile(w, mx->nnodes, 0.5);
-		out->window_upper = window_quantile(w, mx->nnodes, QUANTILE_HIGH);
-	}
+	for (size_t j = 0; j < nwindows; j++)
+		window_closed_form(mx, &windows[j]);
 }
 
 int forecast_time_cdf(const struct forecast_site *sites, size_t nsites, uint32_t target_more,
@@ -366,7 +372,30 @@ static bool all_finite(const struct forecast_result *r)
 	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
 		if (!isfinite(v[i]))
 			return false;
+	for (size_t j = 0; j < r->nwindows; j++)
+		if (!isfinite(r->windows[j].mean))
+			return false;
 	return true;
+}
+
+int forecast_site_rate(const struct forecast_site *site, const struct forecast_fit *fit,
+		       struct forecast_rate *out)
+{
+	if (!site || !fit || !out || !isfinite(fit->alpha) || !isfinite(fit->beta) ||
+	    fit->alpha <= 0 || fit->beta <= 0 || !isfinite(site->active_days) ||
+	    site->active_days < 0 || (site->recruited > 0 && site->active_days == 0))
+		return CTMS_EINVAL;
+	out->shape = fit->alpha + site->recruited;
+	out->rate = fit->beta + site->active_days;
+	out->mean = out->shape / out->rate;
+	/* gsl_cdf_gamma_Pinv takes the scale, 1/rate. */
+	out->lower = gsl_cdf_gamma_Pinv(QUANTILE_LOW, out->shape, 1.0 / out->rate);
+	out->upper = gsl_cdf_gamma_Pinv(QUANTILE_HIGH, out->shape, 1.0 / out->rate);
+	if (!isfinite(out->lower) || out->lower < 0)
+		out->lower = 0;
+	if (!isfinite(out->upper) || out->upper < out->mean)
+		out->upper = out->mean;
+	return 0;
 }
 
 /* Appends to out->message, truncating at its end. */
@@ -388,6 +417,8 @@ int forecast_run(const struct forecast_site *sites, size_t nsites, uint32_t targ
 		 const struct forecast_options *opt, struct forecast_result *out)
 {
 	static const struct forecast_options defaults = {0};
+	struct forecast_window windows[FORECAST_MAX_WINDOWS + 1] = {{0}};
+	size_t nwindows = 0;
 	struct forecast__mixture mx;
 	const struct forecast__plan *plan;
 	int rc;
@@ -448,16 +479,22 @@ int forecast_run(const struct forecast_site *sites, size_t nsites, uint32_t targ
 		out->rate_b = out->rate_mean / out->rate_variance;
 	}
 
+	/* The windows asked for: window_days first, then opt->windows. */
+	if (opt->window_days > 0)
+		windows[nwindows++].days = opt->window_days;
+	for (size_t j = 0; j < opt->nwindows; j++)
+		windows[nwindows++].days = opt->windows[j];
+
 	out->method = opt->method;
 	if (out->method == FORECAST_AUTO)
 		out->method = plan->time_varying ? FORECAST_MONTE_CARLO : FORECAST_CLOSED_FORM;
 	if (out->method == FORECAST_MONTE_CARLO) {
 		forecast__monte_carlo(&mx, target_more, opt->draws ? opt->draws : FORECAST_DEFAULT_DRAWS,
-				      opt->seed, opt->window_days, out);
+				      opt->seed, windows, nwindows, out);
 		say(out, " Monte Carlo over %u draws (seed %llu).", out->draws,
 		    (unsigned long long)opt->seed);
 	} else {
-		closed_form(&mx, target_more, opt->window_days, out);
+		closed_form(&mx, target_more, windows, nwindows, out);
 		if (plan->time_varying) {
 			out->flags |= FORECAST_FLAG_APPROXIMATE;
 			say(out, " Closed form with sites opening or closing later: the integrated "
@@ -467,6 +504,15 @@ int forecast_run(const struct forecast_site *sites, size_t nsites, uint32_t targ
 			    out->shape_a, out->rate_b);
 		}
 	}
+	if (opt->window_days > 0) {
+		out->has_window = true;
+		out->window_mean = windows[0].mean;
+		out->window_lower = windows[0].lower;
+		out->window_median = windows[0].median;
+		out->window_upper = windows[0].upper;
+	}
+	out->nwindows = opt->nwindows;
+	memcpy(out->windows, windows + (opt->window_days > 0), opt->nwindows * sizeof(*windows));
 	if (mx.nnodes > 1)
 		say(out, " Averaged over the fit's uncertainty (%zu nodes).", mx.nnodes);
 	else if (!opt->plug_in)

@@ -36,6 +36,8 @@
 /* The horizon warning fires when the median remaining time exceeds this
  * multiple of the elapsed time (Mountain and Sherlock, Biometrics 2022). */
 #define FORECAST_HORIZON_RATIO 2.0
+/* The most extra windows struct forecast_options.windows may hold. */
+#define FORECAST_MAX_WINDOWS 8
 
 /* One site as of the forecast date. A zeroed struct is a site that opens today
  * with no history. */
@@ -107,6 +109,27 @@ struct forecast_options {
 	double window_days;   /* also forecast recruits in the next window_days; 0 = skip */
 	double elapsed_days;  /* recruitment time so far, for the horizon warning;
 				 0 = the longest active_days */
+	/* More windows, answered in struct forecast_result.windows in the same
+	 * order (recruits by several dates at once); each from 1e-6 to 1e6 days.
+	 * Monte Carlo computes every window from the same draws, nested, so the
+	 * counts of a longer window are never below those of a shorter one. */
+	size_t nwindows;
+	double windows[FORECAST_MAX_WINDOWS];
+};
+
+/* Recruits in the next `days` days: negative binomial in closed form. */
+struct forecast_window {
+	double days;
+	double mean;
+	uint64_t lower, median, upper; /* 5%, 50%, 95% quantiles */
+};
+
+/* A site's rate after the data, Gamma(alpha + k, beta + tau) (prior
+ * Gamma(alpha, beta) for a site with no history): its mean and 5% and 95%
+ * quantiles, recruits per day. */
+struct forecast_rate {
+	double shape, rate;
+	double mean, lower, upper;
 };
 
 struct forecast_fit {
@@ -153,6 +176,10 @@ struct forecast_result {
 	bool has_window;
 	double window_mean;
 	uint64_t window_lower, window_median, window_upper; /* 5%, 50%, 95% quantiles */
+
+	/* Recruits in each of opt->windows, in its order (nwindows of them). */
+	size_t nwindows;
+	struct forecast_window windows[FORECAST_MAX_WINDOWS];
 
 	uint32_t draws;               /* Monte Carlo draws used; 0 in closed form */
 	double elapsed_days;          /* the elapsed time the horizon warning used */
@@ -206,6 +233,11 @@ int forecast_run(const struct forecast_site *sites, size_t nsites, uint32_t targ
  * Returns CTMS_EINVAL for bad arguments. */
 int forecast_time_cdf(const struct forecast_site *sites, size_t nsites, uint32_t target_more,
 		      const struct forecast_fit *fit, bool plug_in, double t, double *out);
+
+/* The posterior rate of one site given a fit (alpha, beta > 0), from its
+ * recruited and active_days. Returns CTMS_EINVAL for bad arguments. */
+int forecast_site_rate(const struct forecast_site *site, const struct forecast_fit *fit,
+		       struct forecast_rate *out);
 
 /* Short fixed names, for logs and JSON: "mle", "poisson_limit", ...;
  * "closed_form", "monte_carlo"; "ok", "no_data", "no_future_sites". */

@@ -510,6 +510,18 @@ int forecast__validate(const struct forecast_site *sites, size_t nsites,
 		snprintf(msg, msglen, "window_days: expected a number of days from 0 to 1e6");
 		return CTMS_EINVAL;
 	}
+	if (opt->nwindows > FORECAST_MAX_WINDOWS) {
+		snprintf(msg, msglen, "nwindows: expected at most %d", FORECAST_MAX_WINDOWS);
+		return CTMS_EINVAL;
+	}
+	for (size_t j = 0; j < opt->nwindows; j++) {
+		if (!isfinite(opt->windows[j]) || opt->windows[j] < FORECAST_MIN_ACTIVE_DAYS ||
+		    opt->windows[j] > FORECAST_MAX_DAYS) {
+			snprintf(msg, msglen, "windows[%zu]: expected a number of days from 1e-6 to 1e6",
+				 j);
+			return CTMS_EINVAL;
+		}
+	}
 	if (!isfinite(opt->elapsed_days) || opt->elapsed_days < 0 ||
 	    opt->elapsed_days > FORECAST_MAX_DAYS) {
 		snprintf(msg, msglen, "elapsed_days: expected a number of days from 0 to 1e6");

@@ -51,11 +51,12 @@ void forecast__mixture_build(const struct forecast_site *sites, size_t nsites,
 			     struct forecast__mixture *mx);
 void forecast__mixture_release(struct forecast__mixture *mx);
 
-/* Monte Carlo over the mixture: fills lower/median/upper/mean, p_complete, the
- * window quantiles when window_days > 0, and draws. */
+/* Monte Carlo over the mixture: fills lower/median/upper/mean, p_complete and
+ * draws, and windows[0..nwindows) (their days set by the caller, each > 0)
+ * from the same draws. */
 void forecast__monte_carlo(const struct forecast__mixture *mx, uint32_t target_more,
-			   uint32_t draws, uint64_t seed, double window_days,
-			   struct forecast_result *out);
+			   uint32_t draws, uint64_t seed, struct forecast_window *windows,
+			   size_t nwindows, struct forecast_result *out);
 
 /* Empirical quantile q of sorted values x[0..n) of which the last
  * `missing` (not stored) are +infinity; returns false when q falls there. */

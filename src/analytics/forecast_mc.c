@@ -129,10 +129,16 @@ static void share_draws(const struct forecast__mixture *mx, uint32_t draws, uint
 }
 
 /* Draws `draws` completion times (and window counts) for one plan, appending
- * completed times to times[*completed] and counts to counts[*counted]. */
+ * completed times to times[*completed] and, for window j (in ascending order
+ * of days, order[j] its index in the caller's list), counts to
+ * counts[order[j]][*counted]. The counts of one draw are nested: window j's is
+ * window j-1's plus a Poisson count over the days between them. The counts
+ * come from their own generator, so the completion times do not depend on
+ * which windows are asked for. */
 static void simulate_plan(const struct forecast__plan *plan, struct rgamma *sampler,
-			  uint32_t target_more, uint32_t draws, double window_days, double *times,
-			  size_t *completed, double *sum_times, uint64_t *counts, size_t *counted)
+			  uint32_t target_more, uint32_t draws, const double *window_days,
+			  const size_t *order, size_t nwindows, gsl_rng *count_rng, double *times,
+			  size_t *completed, double *sum_times, uint64_t **counts, size_t *counted)
 {
 	struct group *groups = analytics_calloc(plan->nsites, sizeof(*groups));
 	size_t ngroups = make_groups(plan, groups);
@@ -143,6 +149,7 @@ static void simulate_plan(const struct forecast__plan *plan, struct rgamma *samp
 		double inv_rate;
 	} *fixed = analytics_calloc(ngroups, sizeof(*fixed));
 	double *rates = analytics_calloc(ngroups, sizeof(*rates));
+	double in_window[FORECAST_MAX_WINDOWS + 1];
 	size_t nevents = 0, nfixed = 0;
 	struct rgamma_shape arrival_shape;
 
@@ -163,10 +170,10 @@ static void simulate_plan(const struct forecast__plan *plan, struct rgamma *samp
 	qsort(events, nevents, sizeof(*events), compare_event);
 
 	for (uint32_t draw = 0; draw < draws; draw++) {
-		double rate = 0, day = 0, integrated = 0, in_window = 0;
+		double rate = 0, day = 0, integrated = 0;
 		double goal = rgamma_draw(sampler, &arrival_shape);
 		double done_at = -1;
-		bool window_done = window_days <= 0;
+		size_t windows_done = 0;
 
 		for (size_t i = 0; i < nfixed; i++)
 			rate += rgamma_draw(sampler, &fixed[i].shape) * fixed[i].inv_rate;
@@ -183,13 +190,14 @@ static void simulate_plan(const struct forecast__plan *plan, struct rgamma *samp
 			bool last = e == nevents;
 			double next = last ? INFINITY : events[e].day;
 
-			if (!window_done && window_days <= next) {
-				in_window = integrated + rate * (window_days - day);
-				window_done = true;
+			while (windows_done < nwindows && window_days[order[windows_done]] <= next) {
+				in_window[windows_done] =
+					integrated + rate * (window_days[order[windows_done]] - day);
+				windows_done++;
 			}
 			if (done_at < 0 && rate > 0 && (last || integrated + rate * (next - day) >= goal))
 				done_at = day + (goal - integrated) / rate;
-			if (last || (done_at >= 0 && window_done))
+			if (last || (done_at >= 0 && windows_done == nwindows))
 				break;
 			integrated += rate * (next - day);
 			day = next;
@@ -201,8 +209,18 @@ static void simulate_plan(const struct forecast__plan *plan, struct rgamma *samp
 			times[(*completed)++] = done_at;
 			*sum_times += done_at;
 		}
-		if (counts)
-			counts[(*counted)++] = in_window > 0 ? gsl_ran_poisson(sampler->rng, in_window) : 0;
+		if (nwindows > 0) {
+			uint64_t count = 0;
+			double before = 0;
+			for (size_t j = 0; j < nwindows; j++) {
+				double more = in_window[j] - before;
+				if (more > 0)
+					count += gsl_ran_poisson(count_rng, more);
+				before = fmax(before, in_window[j]);
+				counts[order[j]][*counted] = count;
+			}
+			(*counted)++;
+		}
 	}
 	free(rates);
 	free(fixed);
@@ -211,28 +229,44 @@ static void simulate_plan(const struct forecast__plan *plan, struct rgamma *samp
 }
 
 void forecast__monte_carlo(const struct forecast__mixture *mx, uint32_t target_more,
-			   uint32_t draws, uint64_t seed, double window_days,
-			   struct forecast_result *out)
+			   uint32_t draws, uint64_t seed, struct forecast_window *windows,
+			   size_t nwindows, struct forecast_result *out)
 {
 	double *times = analytics_calloc(draws, sizeof(*times));
-	uint64_t *counts = window_days > 0 ? analytics_calloc(draws, sizeof(*counts)) : NULL;
+	uint64_t *counts[FORECAST_MAX_WINDOWS + 1];
+	double days[FORECAST_MAX_WINDOWS + 1];
+	size_t order[FORECAST_MAX_WINDOWS + 1];
 	uint32_t per_node[FORECAST__MAX_NODES];
 	size_t completed = 0, counted = 0;
 	double sum_times = 0;
 	bool finite_mean = true;
 	struct rgamma sampler;
 	gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
+	gsl_rng *count_rng = nwindows > 0 ? gsl_rng_alloc(gsl_rng_taus2) : NULL;
 
-	if (!rng)
+	if (!rng || (nwindows > 0 && !count_rng) || nwindows > FORECAST_MAX_WINDOWS + 1)
 		abort();
+	/* The windows in ascending order of days (insertion sort: a few). */
+	for (size_t j = 0; j < nwindows; j++) {
+		size_t at = j;
+		days[j] = windows[j].days;
+		counts[j] = analytics_calloc(draws, sizeof(**counts));
+		while (at > 0 && windows[order[at - 1]].days > windows[j].days) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = j;
+	}
 	/* taus2 gives every 32-bit value, which rgamma_init requires. */
 	gsl_rng_set(rng, (unsigned long)seed);
+	if (count_rng)
+		gsl_rng_set(count_rng, (unsigned long)(seed ^ UINT64_C(0x9e3779b97f4a7c15)));
 	if (rgamma_init(&sampler, rng))
 		abort();
 	share_draws(mx, draws, per_node);
 	for (size_t k = 0; k < mx->nnodes; k++) {
-		simulate_plan(&mx->plan[k], &sampler, target_more, per_node[k], window_days, times,
-			      &completed, &sum_times, counts, &counted);
+		simulate_plan(&mx->plan[k], &sampler, target_more, per_node[k], days, order, nwindows,
+			      count_rng, times, &completed, &sum_times, counts, &counted);
 		/* E[T] is finite when the rate of the sites that never close has
 		 * E[1/sum lambda] finite, i.e. their total shape exceeds 1. */
 		finite_mean &= mx->plan[k].final_shape > 1.0;
@@ -251,20 +285,22 @@ void forecast__monte_carlo(const struct forecast__mixture *mx, uint32_t target_m
 		out->has_mean = true;
 		out->mean = sum_times / draws;
 	}
-	if (counts) {
+	for (size_t j = 0; j < nwindows; j++) {
+		uint64_t *c = counts[j];
 		double sum = 0;
-		qsort(counts, draws, sizeof(*counts), compare_u64);
+		qsort(c, draws, sizeof(*c), compare_u64);
 		for (uint32_t i = 0; i < draws; i++)
-			sum += (double)counts[i];
-		out->has_window = true;
-		out->window_mean = sum / draws;
+			sum += (double)c[i];
+		windows[j].mean = sum / draws;
 		/* The smallest count whose empirical CDF reaches q. */
-		out->window_lower = counts[(size_t)ceil(0.05 * draws) - 1];
-		out->window_median = counts[(size_t)ceil(0.5 * draws) - 1];
-		out->window_upper = counts[(size_t)ceil(0.95 * draws) - 1];
+		windows[j].lower = c[(size_t)ceil(0.05 * draws) - 1];
+		windows[j].median = c[(size_t)ceil(0.5 * draws) - 1];
+		windows[j].upper = c[(size_t)ceil(0.95 * draws) - 1];
+		free(c);
 	}
 
 	gsl_rng_free(rng);
-	free(counts);
+	if (count_rng)
+		gsl_rng_free(count_rng);
 	free(times);
 }

@@ -1,14 +1,18 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/forecast_table.h"
 #include "db/db.h"
 #include "domain/audit.h"
 #include "http/router.h"
@@ -22,6 +26,18 @@ struct options {
 	const char *db;
 	const char *listen;
 	const char *threads;
+	const char *max_inflight;
+	const char *max_connections;
+	const char *per_ip_limit;
+	const char *timeout;
+	const char *to;
+	const char *scale;
+	const char *seed;
+	const char *studies;
+	bool force;
+	const char *study;
+	const char *target;
+	const char *as_of;
 	bool help;
 	const char *bad;
 };
@@ -33,7 +49,9 @@ static const char usage_main[] =
 	"  init          create a database or migrate it to this version's schema\n"
 	"  serve         serve the HTTP API\n"
 	"  audit verify  check the audit trail's hash chain\n"
+	"  backup        copy a live SQLite database and check the copy\n"
 	"  demo          load the demo portfolio into an empty database\n"
+	"  forecast      a study's enrollment forecast as a table\n"
 	"  routes        list the HTTP routes\n"
 	"  version       print the version\n"
 	"\n"
@@ -45,17 +63,47 @@ static const char usage_init[] =
 	"Creates the database if absent and applies the numbered schema migrations.\n"
 	"Refuses a database whose schema is newer than this ctms.\n";
 static const char usage_serve[] =
-	"usage: ctms serve --db PATH [--listen HOST:PORT] [--threads N]\n"
+	"usage: ctms serve --db PATH [--listen HOST:PORT] [--threads N] [--max-inflight N]\n"
+	"                  [--max-connections N] [--per-ip-limit N] [--timeout SECONDS]\n"
 	"Serves the API (default 127.0.0.1:8080; port 0 picks a free port).\n"
-	"Prints the address once listening; stops cleanly on SIGTERM or SIGINT.\n";
+	"Prints the address once listening; stops cleanly on SIGTERM or SIGINT.\n"
+	"  --threads N          workers and database connections (default 4)\n"
+	"  --max-inflight N     requests in progress at once; more get 503 (default 64 per thread)\n"
+	"  --max-connections N  connections served; requests on more get 503 (default 1024)\n"
+	"  --per-ip-limit N     connections from one address (default 128; 0: no limit,\n"
+	"                       for a server behind a reverse proxy)\n"
+	"  --timeout SECONDS    for a request to arrive, and for an idle connection (default 15)\n";
 static const char usage_audit[] =
 	"usage: ctms audit verify --db PATH\n"
 	"Walks the audit trail's hash chain. Exits 0 when intact; otherwise exits 1\n"
 	"and names the first broken event.\n";
+static const char usage_backup[] =
+	"usage: ctms backup --db SRC --to FILE [--force]\n"
+	"Copies the SQLite database SRC into FILE while servers keep writing to it:\n"
+	"the copy is one consistent snapshot holding every write acknowledged before\n"
+	"the command started. Then checks the copy (PRAGMA integrity_check and the\n"
+	"audit chain) and prints \"backup FILE: N audit events, intact\". Refuses an\n"
+	"existing FILE unless --force; FILE is replaced only by a checked copy.\n"
+	"Restore: stop the server, delete DB-wal and DB-shm, cp FILE DB.\n"
+	"A PostgreSQL database is backed up with pg_dump or pg_basebackup (exit 2).\n";
 static const char usage_demo[] =
-	"usage: ctms demo --db PATH\n"
+	"usage: ctms demo --db PATH [--scale N [--seed S] [--studies K]]\n"
 	"Loads a small demo portfolio (studies, sites, subjects, milestones) into a\n"
-	"database that has no studies yet.\n";
+	"database that has no studies yet.\n"
+	"With --scale N (1 to 100), generates a synthetic portfolio instead: about\n"
+	"20·N studies, 500·N study-sites, 20,000·N subjects and 200,000·N visits,\n"
+	"every record written through the same rules and audit trail as the API.\n"
+	"The same N and seed (default 1) give the same portfolio on any day; it\n"
+	"needs an empty database. --studies K (at most 20·N) writes K studies with\n"
+	"sites, subjects and visits in the same proportions, for quick tests.\n";
+
+static const char usage_forecast[] =
+	"usage: ctms forecast --db PATH --study PROTOCOL [--target N] [--as-of YYYY-MM-DD]\n"
+	"Prints the study's enrollment forecast (as GET /api/v1/studies/{id}/forecast):\n"
+	"when the target is reached (median and 90% interval), recruits expected in the\n"
+	"next 30, 90 and 180 days, each site's rate, the fitted model and the warnings.\n"
+	"  --target N      the total enrollment to reach (default: the study's target)\n"
+	"  --as-of DATE    forecast from this past date, ignoring anything dated later\n";
 
 static int parse_options(int argc, char **argv, int first, struct options *o)
 {
@@ -68,12 +116,38 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			o->help = true;
 			continue;
 		}
-		if (!strncmp(a, "--db", 4))
+		if (!strcmp(a, "--force")) {
+			o->force = true;
+			continue;
+		}
+		if (!strcmp(a, "--to") || !strncmp(a, "--to=", 5))
+			slot = &o->to;
+		else if (!strncmp(a, "--db", 4))
 			slot = &o->db;
+		else if (!strncmp(a, "--study", 7))
+			slot = &o->study;
+		else if (!strncmp(a, "--target", 8))
+			slot = &o->target;
+		else if (!strncmp(a, "--as-of", 7))
+			slot = &o->as_of;
 		else if (!strncmp(a, "--listen", 8))
 			slot = &o->listen;
 		else if (!strncmp(a, "--threads", 9))
 			slot = &o->threads;
+		else if (!strncmp(a, "--max-inflight", 14))
+			slot = &o->max_inflight;
+		else if (!strncmp(a, "--max-connections", 17))
+			slot = &o->max_connections;
+		else if (!strncmp(a, "--per-ip-limit", 14))
+			slot = &o->per_ip_limit;
+		else if (!strncmp(a, "--timeout", 9))
+			slot = &o->timeout;
+		else if (!strncmp(a, "--scale", 7))
+			slot = &o->scale;
+		else if (!strncmp(a, "--seed", 6))
+			slot = &o->seed;
+		else if (!strncmp(a, "--studies", 9))
+			slot = &o->studies;
 		if (!slot) {
 			o->bad = a;
 			return -1;
@@ -183,6 +257,26 @@ static int parse_listen(const char *s, struct server_config *c, struct err *e)
 	return 0;
 }
 
+/* Parses --NAME's value as a whole number from min to max; returns -1 and
+ * says why otherwise. An absent option leaves *out as it was. */
+static int parse_count(const char *value, const char *name, unsigned min, unsigned max,
+		       unsigned *out)
+{
+	char *end;
+	long long n;
+
+	if (!value)
+		return 0;
+	errno = 0;
+	n = strtoll(value, &end, 10);
+	if (errno || *end || end == value || n < min || n > max) {
+		fprintf(stderr, "ctms: --%s takes a number from %u to %u\n", name, min, max);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int cmd_serve(const struct options *o)
 {
 	struct server_config config;
@@ -206,6 +300,11 @@ static int cmd_serve(const struct options *o)
 		}
 		config.threads = (int)n;
 	}
+	if (parse_count(o->max_inflight, "max-inflight", 1, 100000, &config.max_inflight) ||
+	    parse_count(o->max_connections, "max-connections", 1, 100000, &config.conn_limit) ||
+	    parse_count(o->per_ip_limit, "per-ip-limit", 0, 100000, &config.per_ip_limit) ||
+	    parse_count(o->timeout, "timeout", 1, 3600, &config.conn_timeout))
+		return 2;
 	if (open_db(o, false, &db, &e))
 		return fail(&e);
 	db_close(db);
@@ -272,14 +371,209 @@ static int cmd_demo(const struct options *o)
 {
 	struct db *db;
 	struct err e;
+	unsigned scale = 0, studies = 0;
+	unsigned long long seed = 1;
+	char *end;
+
+	if (parse_count(o->scale, "scale", 1, 100, &scale) ||
+	    parse_count(o->studies, "studies", 1, 20 * (scale ? scale : 1), &studies))
+		return 2;
+	if (o->seed) {
+		errno = 0;
+		seed = strtoull(o->seed, &end, 10);
+	}
+	if ((o->seed && (errno || *end || end == o->seed || o->seed[0] == '-')) ||
+	    ((o->seed || o->studies) && !o->scale)) {
+		fprintf(stderr, "ctms: --seed takes a whole number; --seed and --studies go with --scale\n");
+		return 2;
+	}
 	err_init(&e);
 	if (open_db(o, true, &db, &e))
 		return fail(&e);
-	int rc = demo_load(db, &e);
+	int rc = studies ? demo_generate_studies(db, (int)studies, seed, &e)
+		 : scale ? demo_generate(db, (int)scale, seed, &e)
+			 : demo_load(db, &e);
 	db_close(db);
 	if (rc)
 		return fail(&e);
 	return 0;
+}
+
+/* Checks a copy the way an inspector would: SQLite's own structural check,
+ * then the audit chain, which also proves the copy is one consistent
+ * snapshot (a torn copy breaks the chain or the head). */
+static int backup_check(const char *path, int64_t *events, struct err *e)
+{
+	struct db *copy;
+	struct db_stmt *st;
+	int64_t broken;
+	int rc = db_open(path, &copy, e);
+
+	if (rc)
+		return rc;
+	rc = db_prepare(copy, "PRAGMA integrity_check", &st);
+	if (rc == 0)
+		rc = db_step(st);
+	if (rc == 1) {
+		const char *verdict = db_column_text(st, 0);
+		rc = verdict && !strcmp(verdict, "ok")
+			     ? 0
+			     : err_set(e, CTMS_EINTEGRITY, "PRAGMA integrity_check: %s",
+				       verdict ? verdict : "(null)");
+		db_done(st);
+	} else {
+		rc = err_set(e, rc ? rc : CTMS_EDB, "PRAGMA integrity_check failed: %s",
+			     db_errmsg(copy));
+	}
+	if (rc == 0)
+		rc = audit_verify(copy, events, &broken, e);
+	db_close(copy);
+	return rc;
+}
+
+/* Makes the finished copy durable under its final name: the file's data,
+ * then the directory entry the rename created. */
+static int backup_publish(const char *tmp, const char *path, struct err *e)
+{
+	char dir[4096];
+	int fd = open(tmp, O_RDONLY);
+
+	if (fd < 0 || fsync(fd)) {
+		if (fd >= 0)
+			close(fd);
+		return err_set(e, CTMS_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+	}
+	close(fd);
+	if (rename(tmp, path))
+		return err_set(e, CTMS_EIO, "cannot rename %s to %s: %s", tmp, path,
+			       strerror(errno));
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* Removes a copy that is not to be kept, with the files SQLite keeps beside it. */
+static void backup_discard(const char *tmp)
+{
+	static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
+	char name[4200];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", tmp, suffixes[i]);
+		unlink(name);
+	}
+}
+
+/* Refuses a target that would destroy something: an existing file without
+ * --force, the source itself, or a file with a write-ahead log beside it (a
+ * stale FILE-wal would be replayed onto the new copy when it is opened). */
+static int backup_target_ok(const struct options *o, struct err *e)
+{
+	char wal[4096];
+	struct stat src, dst;
+
+	if (stat(o->to, &dst))
+		return errno == ENOENT ? 0
+				       : err_set(e, CTMS_EIO, "cannot use %s: %s", o->to, strerror(errno));
+	if (!o->force)
+		return err_set(e, CTMS_EINVAL, "%s exists; give --force to replace it", o->to);
+	if (!stat(o->db, &src) && src.st_dev == dst.st_dev && src.st_ino == dst.st_ino)
+		return err_set(e, CTMS_EINVAL, "%s is the database itself", o->to);
+	snprintf(wal, sizeof(wal), "%s-wal", o->to);
+	if (!access(wal, F_OK))
+		return err_set(e, CTMS_EINVAL,
+			       "%s exists: %s is in use or was not closed cleanly; stop what uses it, or"
+			       " delete %s-wal and %s-shm if nothing does",
+			       wal, o->to, o->to, o->to);
+	return 0;
+}
+
+static int cmd_backup(const struct options *o)
+{
+	struct db *db = NULL;
+	struct err e;
+	char tmp[4096];
+	int64_t events = 0;
+	int rc;
+
+	err_init(&e);
+	if (!o->to || !o->to[0]) {
+		fprintf(stderr, "ctms: backup needs --to FILE\n%s", usage_backup);
+		return 2;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.partial", o->to, (long)getpid()) >= (int)sizeof(tmp)) {
+		fprintf(stderr, "ctms: --to is too long\n");
+		return 2;
+	}
+	if (o->db && strstr(o->db, "://")) {
+		/* PostgreSQL: its own tools copy it consistently while it serves. */
+		fprintf(stderr,
+			"ctms: backup copies SQLite databases; back up PostgreSQL with its own tools:\n"
+			"  pg_dump --format=custom --file=FILE DBURL   (logical, restore with pg_restore)\n"
+			"  pg_basebackup -D DIR -d DBURL               (physical, whole cluster)\n"
+			"see docs/operations.md\n");
+		return 2;
+	}
+	if (backup_target_ok(o, &e))
+		return fail(&e);
+	if (open_db(o, false, &db, &e))
+		return fail(&e);
+	backup_discard(tmp);
+	/* SQLite's backup restarts from the first page whenever another process
+	 * writes between two of its steps, so under steady writes a large
+	 * database would never finish copying. A read transaction held across
+	 * the copy pins one WAL snapshot: the servers write on, and the copy is
+	 * exactly that snapshot. */
+	rc = db_exec(db, "BEGIN; SELECT count(*) FROM audit_head", &e);
+	if (rc == 0) {
+		struct err ignored;
+		err_init(&ignored);
+		rc = db_backup(db, tmp, &e);
+		db_exec(db, "COMMIT", &ignored);
+		err_release(&ignored);
+	}
+	db_close(db);
+	if (rc == CTMS_EINVAL) { /* a store that ctms does not copy itself */
+		fprintf(stderr, "ctms: %s\nsee docs/operations.md\n", e.detail);
+		return 2;
+	}
+	if (rc == 0)
+		rc = backup_check(tmp, &events, &e);
+	if (rc == 0)
+		rc = backup_publish(tmp, o->to, &e);
+	if (rc) {
+		char text[2048];
+		backup_discard(tmp);
+		err_describe(&e, text, sizeof(text));
+		fprintf(stderr, "ctms: backup %s FAILED, %s is unchanged: %s\n", o->to, o->to, text);
+		return 1;
+	}
+	printf("backup %s: %lld audit events, intact\n", o->to, (long long)events);
+	return 0;
+}
+
+static int cmd_forecast(const struct options *o)
+{
+	struct db *db;
+	struct err e;
+	int rc;
+
+	if (!o->study) {
+		fprintf(stderr, "ctms: forecast needs --study PROTOCOL\n%s", usage_forecast);
+		return 2;
+	}
+	err_init(&e);
+	if (open_db(o, false, &db, &e))
+		return fail(&e);
+	rc = forecast_table_print(stdout, db, o->study, o->target, o->as_of, &e);
+	db_close(db);
+	rc = rc ? fail(&e) : 0;
+	err_release(&e);
+	return rc;
 }
 
 int cli_main(int argc, char **argv)
@@ -312,6 +606,10 @@ int cli_main(int argc, char **argv)
 		usage = usage_serve;
 	else if (!strcmp(cmd, "demo"))
 		usage = usage_demo;
+	else if (!strcmp(cmd, "backup"))
+		usage = usage_backup;
+	else if (!strcmp(cmd, "forecast"))
+		usage = usage_forecast;
 	else {
 		fprintf(stderr, "ctms: unknown command '%s'\n%s", cmd, usage_main);
 		return 2;
@@ -328,5 +626,9 @@ int cli_main(int argc, char **argv)
 		return cmd_init(&o);
 	if (usage == usage_serve)
 		return cmd_serve(&o);
+	if (usage == usage_backup)
+		return cmd_backup(&o);
+	if (usage == usage_forecast)
+		return cmd_forecast(&o);
 	return cmd_demo(&o);
 }

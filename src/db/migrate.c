@@ -165,6 +165,30 @@ static const struct migration migrations[] = {
 	 "CREATE INDEX subject_visits_study ON subject_visits(study_id, visit_on);"
 	 "CREATE UNIQUE INDEX subject_visits_scheduled ON subject_visits(subject_id, visit_definition_id);"
 	 "CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);"}}},
+	{3, "enrollment plans and diversity goals", {{ANY,
+	 /* Planned cumulative enrollment by date, for the study, one country
+	  * (country set) or one study-site (study_site_id set); one point per
+	  * scope and date. */
+	 "CREATE TABLE enrollment_plan_points ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  study_site_id INTEGER REFERENCES study_sites(id),"
+	 "  country TEXT,"
+	 "  planned_on TEXT NOT NULL, target_cumulative INTEGER NOT NULL, notes TEXT,"
+	 "  CHECK (study_site_id IS NULL OR country IS NULL));"
+	 "CREATE UNIQUE INDEX enrollment_plan_points_scope ON enrollment_plan_points("
+	 "  study_id, coalesce(study_site_id, 0), coalesce(country, ''), planned_on);"
+	 /* Enrollment goals by sex, race, ethnicity or age band (FDORA 2022):
+	  * a count or a percentage of the study's target, one per category. */
+	 "CREATE TABLE diversity_goals ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  dimension TEXT NOT NULL, category TEXT NOT NULL,"
+	 "  goal_count INTEGER, goal_percent INTEGER, notes TEXT,"
+	 "  CHECK ((goal_count IS NULL) <> (goal_percent IS NULL)),"
+	 "  UNIQUE (study_id, dimension, category));"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -1,5 +1,6 @@
 #include "domain/record.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,17 +174,46 @@ static json_t *row_json(const struct entity_def *def, struct db_stmt *st)
 	return rec;
 }
 
+/* Statements are put together from the names in the field tables on every
+ * write, so by appending strings rather than through printf: this appends
+ * each string up to a NULL. */
+static void put_sql(struct buf *b, ...)
+{
+	va_list ap;
+	const char *s;
+
+	va_start(ap, b);
+	while ((s = va_arg(ap, const char *)))
+		buf_puts(b, s);
+	va_end(ap);
+}
+
+/* Appends the placeholder $n. */
+static void put_param(struct buf *b, int n)
+{
+	char text[16];
+	int len = (int)sizeof(text);
+
+	text[--len] = '\0';
+	do {
+		text[--len] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n && len > 1);
+	text[--len] = '$';
+	buf_puts(b, text + len);
+}
+
 static void select_sql(struct buf *b, const struct entity_def *def)
 {
 	buf_puts(b, "SELECT t.id, t.version");
 	for (size_t i = 0; i < def->nfields; i++)
 		if (is_column(&def->fields[i]))
-			buf_printf(b, ", t.%s", def->fields[i].name);
+			put_sql(b, ", t.", def->fields[i].name, NULL);
 	if (def->join_columns)
-		buf_printf(b, ", %s", def->join_columns);
-	buf_printf(b, ", t.created_at, t.updated_at FROM %s t", def->table);
+		put_sql(b, ", ", def->join_columns, NULL);
+	put_sql(b, ", t.created_at, t.updated_at FROM ", def->table, " t", NULL);
 	if (def->join)
-		buf_printf(b, " %s", def->join);
+		put_sql(b, " ", def->join, NULL);
 }
 
 /* Loads one record as stored (no derived fields). */
@@ -248,7 +278,7 @@ static int exists(struct db *db, const char *table, int64_t id, struct err *e)
 	int rc;
 
 	buf_init(&sql, 256);
-	buf_printf(&sql, "SELECT 1 FROM %s WHERE id = $1", table);
+	put_sql(&sql, "SELECT 1 FROM ", table, " WHERE id = $1", NULL);
 	rc = db_query_int(db, sql.ptr, &one, 1, id);
 	buf_release(&sql);
 	if (rc && rc != CTMS_ENOTFOUND)
@@ -267,7 +297,10 @@ static int check_store_rules(struct db *db, const struct entity_def *def, const 
 			continue;
 		if (old && json_same(json_object_get(old, f->name), v))
 			continue;
-		if (f->type == FT_REF && f->ref_table) {
+		/* A reference ctms sets itself (the parent, or an id a prepare hook
+		 * read from the store in this transaction) names an existing row;
+		 * the store's foreign keys stand behind it all the same. */
+		if (f->type == FT_REF && f->ref_table && !(f->flags & F_SERVER)) {
 			int rc = exists(db, f->ref_table, json_integer_value(v), e);
 			if (rc == CTMS_ENOTFOUND)
 				err_field(e, f->name, "names no existing record (id %lld)",
@@ -280,9 +313,10 @@ static int check_store_rules(struct db *db, const struct entity_def *def, const 
 			struct db_stmt *st;
 			int rc;
 			buf_init(&sql, 512);
-			buf_printf(&sql, "SELECT id FROM %s WHERE %s = $1 AND id <> $2", def->table, f->name);
+			put_sql(&sql, "SELECT id FROM ", def->table, " WHERE ", f->name, " = $1 AND id <> $2",
+				NULL);
 			if (def->parent_field)
-				buf_printf(&sql, " AND %s = $3", def->parent_field);
+				put_sql(&sql, " AND ", def->parent_field, " = $3", NULL);
 			rc = db_prepare(db, sql.ptr, &st);
 			buf_release(&sql);
 			if (rc)
@@ -364,12 +398,14 @@ static int insert_row(struct db *db, const struct entity_def *def, const json_t 
 		}
 	}
 	buf_init(&sql, SQL_MAX);
-	buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at", def->table);
+	put_sql(&sql, "INSERT INTO ", def->table, " (version, created_at, updated_at", NULL);
 	for (int i = 0; i < n; i++)
-		buf_printf(&sql, ", %s", present[i]->name);
+		put_sql(&sql, ", ", present[i]->name, NULL);
 	buf_puts(&sql, ") VALUES (1, $1, $1");
-	for (int i = 0; i < n; i++)
-		buf_printf(&sql, ", $%d", i + 2);
+	for (int i = 0; i < n; i++) {
+		buf_puts(&sql, ", ");
+		put_param(&sql, i + 2);
+	}
 	buf_puts(&sql, ") RETURNING id");
 	rc = db_prepare(db, sql.ptr, &st);
 	buf_release(&sql);
@@ -388,7 +424,8 @@ static int insert_row(struct db *db, const struct entity_def *def, const json_t 
 }
 
 /* Ends a write begun with db_begin: on success commits and reads the record
- * back into *out; on failure rolls back. Returns the final result. */
+ * back into *out (unless out is NULL); on failure rolls back. Returns the
+ * final result. */
 static int finish_write(struct db *db, const struct entity_def *def, int64_t id, int rc,
 			json_t **out, struct err *e)
 {
@@ -399,7 +436,7 @@ static int finish_write(struct db *db, const struct entity_def *def, int64_t id,
 	rc = db_commit(db);
 	if (rc)
 		return err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
-	return record_get(db, def, id, out, e);
+	return out ? record_get(db, def, id, out, e) : 0;
 }
 
 int record_parent_exists(struct db *db, const struct entity_def *def, int64_t parent_id,
@@ -419,7 +456,8 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 	int64_t id = 0;
 	int rc;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (!json_is_object(input))
 		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
 	validate_input(def, input, true, e);
@@ -481,10 +519,15 @@ int record_apply(struct db *db, const struct actor *a, const struct entity_def *
 	if (n == 0)
 		goto done;
 	buf_init(&sql, SQL_MAX);
-	buf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = $1", def->table);
-	for (int i = 0; i < n; i++)
-		buf_printf(&sql, ", %s = $%d", changed[i]->name, i + 2);
-	buf_printf(&sql, " WHERE id = $%d AND version = $%d", n + 2, n + 3);
+	put_sql(&sql, "UPDATE ", def->table, " SET version = version + 1, updated_at = $1", NULL);
+	for (int i = 0; i < n; i++) {
+		put_sql(&sql, ", ", changed[i]->name, " = ", NULL);
+		put_param(&sql, i + 2);
+	}
+	buf_puts(&sql, " WHERE id = ");
+	put_param(&sql, n + 2);
+	buf_puts(&sql, " AND version = ");
+	put_param(&sql, n + 3);
 	rc = db_prepare(db, sql.ptr, &st);
 	buf_release(&sql);
 	if (rc) {
@@ -520,8 +563,10 @@ static int load_for_write(struct db *db, const struct entity_def *def, int64_t i
 	if (rc)
 		return rc;
 	if (if_match && json_int(*old, "version", 0) != if_match) {
-		*out = json_deep_copy(*old);
-		render(db, def, *out);
+		if (out) {
+			*out = json_deep_copy(*old);
+			render(db, def, *out);
+		}
 		return err_set(e, CTMS_ESTALE,
 			       "%s %lld is at version %lld, not %lld: it changed since you read it",
 			       def->name, (long long)id, (long long)json_int(*old, "version", 0),
@@ -538,7 +583,8 @@ int record_update(struct db *db, const struct actor *a, const struct entity_def 
 	json_t *v;
 	int rc;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (!json_is_object(patch))
 		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
 	validate_input(def, patch, false, e);
@@ -599,8 +645,12 @@ static int check_date_order(const struct entity_def *def, const json_t *old, con
 {
 	for (size_t i = 0; i < def->sm->nstates; i++) {
 		char field[64];
-		const char *d;
-		snprintf(field, sizeof(field), "%s_on", def->sm->states[i].name);
+		const char *d, *name = def->sm->states[i].name;
+		size_t len = strlen(name);
+		if (len + sizeof("_on") > sizeof(field))
+			continue;
+		memcpy(field, name, len);
+		memcpy(field + len, "_on", sizeof("_on"));
 		d = json_str(old, field);
 		if (d && strcmp(on, d) < 0)
 			return err_field(e, "on", "is before the %s's %s date %s", def->name,
@@ -619,7 +669,8 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 	bool allowed = false;
 	int rc;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if ((rc = check_transition_input(def, t, e)))
 		return rc;
 	rc = db_begin(db);

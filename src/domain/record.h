@@ -11,7 +11,9 @@
  *
  * Records travel as JSON objects (jansson): {"id", "version", "created_at",
  * "updated_at", fields...}. Functions that return a record give the caller
- * a new reference in *out. */
+ * a new reference in *out; the writers (record_create, record_update,
+ * record_transition) take out NULL from a caller that does not need the
+ * record back, and then skip reading it. */
 #ifndef CTMS_RECORD_H
 #define CTMS_RECORD_H
 

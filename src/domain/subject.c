@@ -47,6 +47,8 @@ static const struct field_def fields[] = {
 	FIELD_TEXT("withdrawal_reason", F_SERVER, 1000),
 };
 
+const char *const subject_age_bands[] = {"0-17", "18-64", "65-74", "75-84", "85+", NULL};
+
 const char *subject_age_band(int64_t age)
 {
 	if (age < 18)

@@ -11,6 +11,10 @@
 #include "db/db.h"
 #include "domain/actor.h"
 #include "domain/audit.h"
+#include "domain/diversity.h"
+#include "domain/enrollment.h"
+#include "domain/enrollment_forecast.h"
+#include "domain/enrollment_plan.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
 #include "domain/protocol_version.h"
@@ -169,6 +173,10 @@ static const char *collection_of(const struct entity_def *def)
 		return "visit-definitions";
 	if (def == &subject_visit_def)
 		return "visits";
+	if (def == &enrollment_plan_point_def)
+		return "enrollment-plan";
+	if (def == &diversity_goal_def)
+		return "diversity-goals";
 	return def->table;
 }
 
@@ -335,9 +343,148 @@ static void h_summary(struct request *r)
 	err_release(&e);
 }
 
+/* The query parameters a report takes; anything else is refused (422), so
+ * a typo never silently answers something else. */
+struct report_params {
+	const char *const *allowed;
+	struct err *e;
+	json_t *request;   /* the forecast's: query values as JSON, or NULL */
+};
+
+/* A query value as the JSON it stands for: an integer when it reads as one,
+ * else the text (which the domain then refuses by name). */
+static json_t *query_integer(const char *value)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	return errno || *end || end == value ? json_string(value) : json_integer(v);
+}
+
+static enum MHD_Result collect_report_param(void *cls, enum MHD_ValueKind kind, const char *key,
+					    const char *value)
+{
+	struct report_params *p = cls;
+	bool known = false;
+
+	(void)kind;
+	for (size_t i = 0; p->allowed[i]; i++)
+		known |= !strcmp(key, p->allowed[i]);
+	if (!known) {
+		struct buf b;
+		buf_init(&b, 200);
+		for (size_t i = 0; p->allowed[i]; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", p->allowed[i]);
+		err_field(p->e, key, "is not a query parameter of this report (%s)", b.ptr);
+		buf_release(&b);
+		return MHD_YES;
+	}
+	if (!p->request)
+		return MHD_YES;
+	value = value ? value : "";
+	if (!strcmp(key, "by")) {
+		json_t *list = json_object_get(p->request, "by");
+		if (!list)
+			json_object_set_new(p->request, "by", list = json_array());
+		json_array_append_new(list, json_string(value));
+	} else if (json_object_get(p->request, key)) {
+		err_field(p->e, key, "is given twice");
+	} else {
+		json_object_set_new(p->request, key,
+				    strcmp(key, "as_of") ? query_integer(value) : json_string(value));
+	}
+	return MHD_YES;
+}
+
+/* Checks the query against allowed; replies 422 and returns false when
+ * something else is there. */
+static bool report_query(struct request *r, const char *const *allowed, json_t *request)
+{
+	struct err e;
+	struct report_params p = {allowed, &e, request};
+
+	err_init(&e);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_report_param, &p);
+	if (e.code)
+		reply_error(r, &e, NULL);
+	err_release(&e);
+	return !e.code;
+}
+
+static void h_enrollment(struct request *r)
+{
+	static const char *const allowed[] = {"as_of", "by", NULL};
+	json_t *report;
+	struct err e;
+
+	if (!report_query(r, allowed, NULL))
+		return;
+	err_init(&e);
+	if (enrollment_report(r->db, r->ids[0], request_query(r, "as_of"), request_query(r, "by"),
+			      &report, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_json(r, 200, report);
+	err_release(&e);
+}
+
+static void forecast_reply(struct request *r, json_t *request)
+{
+	json_t *forecast;
+	struct err e;
+
+	err_init(&e);
+	if (enrollment_forecast(r->db, r->ids[0], request, &forecast, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_json(r, 200, forecast);
+	err_release(&e);
+}
+
+static void h_forecast(struct request *r)
+{
+	static const char *const allowed[] = {"target", "as_of", "by", "seed", NULL};
+	json_t *request = json_object();
+
+	if (report_query(r, allowed, request))
+		forecast_reply(r, request);
+	json_decref(request);
+}
+
+/* The what-if: POST because it has a body; it writes nothing. */
+static void h_forecast_what_if(struct request *r)
+{
+	static const char *const allowed[] = {NULL};
+	json_t *request;
+
+	if (!report_query(r, allowed, NULL) || !(request = request_json(r)))
+		return;
+	forecast_reply(r, request);
+	json_decref(request);
+}
+
+static void h_diversity(struct request *r)
+{
+	static const char *const allowed[] = {"as_of", NULL};
+	json_t *report;
+	struct err e;
+
+	if (!report_query(r, allowed, NULL))
+		return;
+	err_init(&e);
+	if (diversity_report(r->db, r->ids[0], request_query(r, "as_of"), &report, &e))
+		reply_error(r, &e, NULL);
+	else
+		reply_json(r, 200, report);
+	err_release(&e);
+}
+
 static const struct entity_def *const audited[] = {
 	&organisation_def, &site_def, &study_def, &protocol_version_def,
 	&study_site_def, &subject_def, &milestone_def, &visit_definition_def, &subject_visit_def,
+	&enrollment_plan_point_def, &diversity_goal_def,
 };
 
 static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -370,7 +517,8 @@ static void h_audit(struct request *r)
 		known |= !strcmp(q.entity, audited[i]->name);
 	if (q.entity && !known)
 		err_field(&e, "entity", "must be one of: organisation, site, study, protocol_version, "
-					"study_site, subject, milestone, visit_definition, subject_visit");
+					"study_site, subject, milestone, visit_definition, subject_visit, "
+					"enrollment_plan_point, diversity_goal");
 	if (e.code) {
 		reply_error(r, &e, NULL);
 		err_release(&e);
@@ -456,6 +604,16 @@ const struct route routes[] = {
 	{"GET", "/api/v1/subjects/{id}/visits", h_list_child, &subject_visit_def},
 	{"POST", "/api/v1/subjects/{id}/visits", h_create_child, &subject_visit_def},
 	RECORD_ROUTES("visits", subject_visit_def),
+	{"GET", "/api/v1/studies/{id}/enrollment", h_enrollment, NULL},
+	{"GET", "/api/v1/studies/{id}/enrollment-plan", h_list_child, &enrollment_plan_point_def},
+	{"POST", "/api/v1/studies/{id}/enrollment-plan", h_create_child, &enrollment_plan_point_def},
+	RECORD_ROUTES("enrollment-plan", enrollment_plan_point_def),
+	{"GET", "/api/v1/studies/{id}/forecast", h_forecast, NULL},
+	{"POST", "/api/v1/studies/{id}/forecast", h_forecast_what_if, NULL},
+	{"GET", "/api/v1/studies/{id}/diversity", h_diversity, NULL},
+	{"GET", "/api/v1/studies/{id}/diversity-goals", h_list_child, &diversity_goal_def},
+	{"POST", "/api/v1/studies/{id}/diversity-goals", h_create_child, &diversity_goal_def},
+	RECORD_ROUTES("diversity-goals", diversity_goal_def),
 	{"GET", "/api/v1/audit", h_audit, NULL},
 };
 

@@ -84,6 +84,8 @@ int main(void)
 	static struct forecast_site sites[SITES], staggered[SITES], days[SITES];
 	struct forecast_options closed = {.method = FORECAST_CLOSED_FORM, .window_days = 90};
 	struct forecast_options mc = {.method = FORECAST_MONTE_CARLO, .draws = 10000, .seed = 1};
+	/* What the API asks by default: recruits by +30, +90 and +180 days. */
+	struct forecast_options api = {.nwindows = 3, .windows = {30, 90, 180}, .seed = 1};
 
 	make_sites(sites, 0.0, false, 11);
 	make_sites(staggered, 0.2, false, 12);
@@ -94,5 +96,7 @@ int main(void)
 	time_it("Monte Carlo, 10,000 draws, 20% opening later", staggered, &mc, 5000);
 	time_it("Monte Carlo, 10,000 draws, whole-day active times", days, &mc, 5000);
 	time_it("closed form, 20% opening later (time-varying)", staggered, &closed, 5000);
+	time_it("API default (auto), all open, 3 windows", days, &api, 5000);
+	time_it("API what-if (auto), 20% opening later, 3 windows", staggered, &api, 5000);
 	return 0;
 }

@@ -333,6 +333,76 @@ static void window_is_negative_binomial(void **state)
 	free(s);
 }
 
+/* Several windows at once: in closed form each equals a separate run with
+ * window_days; in Monte Carlo they come from the same draws, nested, agree
+ * with the closed form, and leave the single-window answer unchanged. */
+static void several_windows_at_once(void **state)
+{
+	struct forecast_site *s = draw_sites(30, 2.5, 50, 100, 300, 33);
+	struct forecast_options closed = {.method = FORECAST_CLOSED_FORM, .window_days = 45,
+					  .nwindows = 3, .windows = {180, 30, 90}};
+	struct forecast_options mc = {.method = FORECAST_MONTE_CARLO, .window_days = 45,
+				      .nwindows = 3, .windows = {180, 30, 90}, .draws = 40000,
+				      .seed = 8};
+	struct forecast_options mc_one = {.method = FORECAST_MONTE_CARLO, .window_days = 45,
+					  .draws = 40000, .seed = 8};
+	struct forecast_result r, one, m, m_one;
+
+	(void)state;
+	assert_int_equal(forecast_run(s, 30, 80, &closed, &r), 0);
+	assert_int_equal(r.nwindows, 3);
+	for (size_t j = 0; j < 3; j++) {
+		struct forecast_options single = {.method = FORECAST_CLOSED_FORM,
+						  .window_days = closed.windows[j]};
+		assert_int_equal(forecast_run(s, 30, 80, &single, &one), 0);
+		assert_true(r.windows[j].days == closed.windows[j]);
+		assert_true(fabs(r.windows[j].mean - one.window_mean) <= 1e-12 * one.window_mean);
+		assert_true(r.windows[j].lower == one.window_lower);
+		assert_true(r.windows[j].median == one.window_median);
+		assert_true(r.windows[j].upper == one.window_upper);
+	}
+	/* 30 < 90 < 180 days: more recruits in longer windows */
+	assert_true(r.windows[1].mean < r.windows[2].mean && r.windows[2].mean < r.windows[0].mean);
+	assert_true(r.has_window && r.median > 0);
+
+	assert_int_equal(forecast_run(s, 30, 80, &mc, &m), 0);
+	assert_int_equal(forecast_run(s, 30, 80, &mc_one, &m_one), 0);
+	/* window counts have their own generator: T does not depend on the windows */
+	assert_true(m.median == m_one.median && m.lower == m_one.lower && m.upper == m_one.upper);
+	assert_int_equal(m.nwindows, 3);
+	for (size_t j = 0; j < 3; j++) {
+		assert_true(fabs(m.windows[j].mean / r.windows[j].mean - 1) < 0.03);
+		assert_true(m.windows[j].median + 3 >= r.windows[j].median &&
+			    m.windows[j].median <= r.windows[j].median + 3);
+	}
+	assert_true(m.windows[1].lower <= m.window_lower && m.window_lower <= m.windows[2].lower &&
+		    m.windows[2].lower <= m.windows[0].lower);
+	assert_true(m.windows[1].upper <= m.window_upper && m.window_upper <= m.windows[2].upper &&
+		    m.windows[2].upper <= m.windows[0].upper);
+	assert_true(fabs(m.window_mean / m_one.window_mean - 1) < 0.03);
+	free(s);
+}
+
+/* A site's posterior rate is Gamma(alpha + k, beta + tau). */
+static void site_rate_is_the_posterior(void **state)
+{
+	const struct forecast_site active = {.recruited = 6, .active_days = 120};
+	const struct forecast_site planned = {.opens_in_days = 30};
+	struct forecast_fit fit = {.alpha = 2, .beta = 40};
+	struct forecast_rate rate;
+
+	(void)state;
+	assert_int_equal(forecast_site_rate(&active, &fit, &rate), 0);
+	assert_true(rate.shape == 8 && rate.rate == 160);
+	assert_true(fabs(rate.mean - 0.05) < 1e-15);
+	assert_true(fabs(gsl_cdf_gamma_P(rate.lower, 8, 1.0 / 160) - 0.05) < 1e-9);
+	assert_true(fabs(gsl_cdf_gamma_P(rate.upper, 8, 1.0 / 160) - 0.95) < 1e-9);
+	assert_int_equal(forecast_site_rate(&planned, &fit, &rate), 0);
+	assert_true(fabs(rate.mean - 0.05) < 1e-15 && rate.rate == 40);
+	fit.beta = 0;
+	assert_int_equal(forecast_site_rate(&active, &fit, &rate), CTMS_EINVAL);
+}
+
 static void long_horizon_is_flagged(void **state)
 {
 	struct forecast_site *s = draw_sites(20, 2, 40, 10, 20, 41);
@@ -445,6 +515,8 @@ static void invalid_arguments(void **state)
 	struct forecast_options many = {.draws = FORECAST_MAX_DRAWS + 1};
 	struct forecast_options method = {.method = (enum forecast_method)7};
 	struct forecast_options window = {.window_days = -1};
+	struct forecast_options windows = {.nwindows = FORECAST_MAX_WINDOWS + 1};
+	struct forecast_options zero_window = {.nwindows = 1, .windows = {0}};
 	struct forecast_result r;
 	struct forecast_fit fit = {.alpha = 1, .beta = 10};
 	double p;
@@ -458,6 +530,10 @@ static void invalid_arguments(void **state)
 	assert_int_equal(forecast_run(s, 1, 5, &method, &r), CTMS_EINVAL);
 	assert_int_equal(forecast_run(s, 1, 5, &window, &r), CTMS_EINVAL);
 	assert_non_null(strstr(r.message, "window_days"));
+	assert_int_equal(forecast_run(s, 1, 5, &windows, &r), CTMS_EINVAL);
+	assert_non_null(strstr(r.message, "nwindows"));
+	assert_int_equal(forecast_run(s, 1, 5, &zero_window, &r), CTMS_EINVAL);
+	assert_non_null(strstr(r.message, "windows[0]"));
 	assert_int_equal(forecast_run(s, 1, 5, NULL, NULL), CTMS_EINVAL);
 	assert_int_equal(forecast_time_cdf(s, 1, 5, &fit, true, -1, &p), CTMS_EINVAL);
 	assert_int_equal(forecast_time_cdf(s, 1, 0, &fit, true, 10, &p), CTMS_EINVAL);
@@ -478,6 +554,8 @@ int main(void)
 		cmocka_unit_test(closures_can_put_the_target_out_of_reach),
 		cmocka_unit_test(statuses_without_a_forecast),
 		cmocka_unit_test(window_is_negative_binomial),
+		cmocka_unit_test(several_windows_at_once),
+		cmocka_unit_test(site_rate_is_the_posterior),
 		cmocka_unit_test(long_horizon_is_flagged),
 		cmocka_unit_test(uncertainty_widens_the_interval),
 		cmocka_unit_test(never_nan_on_odd_inputs),

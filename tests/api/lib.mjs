@@ -45,6 +45,15 @@ export async function startServer({ demo = false, args = [] } = {}) {
     r = ctms(['demo', '--db', db]);
     if (r.status !== 0) throw new Error(`ctms demo failed: ${r.stderr}`);
   }
+  return serveDatabase(db, dir, { args });
+}
+
+/**
+ * Starts `ctms serve --listen 127.0.0.1:0` on an existing database (a server
+ * restarted on the store another one left behind). dir is the directory
+ * the handle's stop() removes. Resolves to the same handle as startServer.
+ */
+export async function serveDatabase(db, dir, { args = [] } = {}) {
   const child = spawn(BIN, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--threads', '2', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -135,6 +144,22 @@ export function sql(db, statements) {
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
 }
 export const sqlite = sql;
+
+/**
+ * Runs one SELECT straight on the store and answers its rows as objects
+ * (column name to value; integers as numbers, TEXT as strings).
+ */
+export function sqlRows(db, query) {
+  const pg = db.startsWith('postgresql://');
+  const r = pg
+    ? spawnSync(PG_SERVER, ['psql', PG_DIR, '-d', db.slice(db.lastIndexOf('/') + 1), '-At',
+      '-v', 'ON_ERROR_STOP=1', '-q', '-c', `SELECT coalesce(json_agg(q), '[]'::json) FROM (${query}) q`],
+    { encoding: 'utf8', maxBuffer: 1 << 28 })
+    : spawnSync('sqlite3', ['-json', db, query], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${query}: ${r.stderr}`);
+  const text = r.stdout.trim();
+  return text ? JSON.parse(text) : [];
+}
 
 /** Removes the store's guards on the audit table, as a tamperer with the owner's rights would. */
 export function dropAuditGuards(db) {

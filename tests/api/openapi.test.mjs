@@ -278,7 +278,7 @@ test('every operation has an operationId, a summary, a 2xx and a 4xx answer, and
 test('record schemas agree with their input and patch schemas', () => {
   const problems = [];
   for (const name of ['Organisation', 'Site', 'Study', 'ProtocolVersion', 'StudySite', 'Subject', 'Milestone',
-    'VisitDefinition', 'SubjectVisit']) {
+    'VisitDefinition', 'SubjectVisit', 'EnrollmentPlanPoint', 'DiversityGoal']) {
     const rec = schema(name), input = schema(`${name}Input`), patch = schema(`${name}Patch`);
     for (const [field, s] of Object.entries(rec.properties)) {
       const readOnly = resolve(s).readOnly || s.readOnly;
@@ -321,6 +321,8 @@ test('phase, kind, sex, race and ethnicity codes are exactly those the server ac
   const visitOn = await demoSubjectDay();
   await checkListed('VisitKind', '/api/v1/studies/{id}/visit-definitions', { id: 1 }, { number: uniq('V'), name: 'V', kind: 'video' }, 'kind');
   await checkListed('VisitKind', '/api/v1/subjects/{id}/visits', { id: 1 }, { name: 'V', visit_on: visitOn, kind: 'video' }, 'kind');
+  await checkListed('DiversityDimension', '/api/v1/studies/{id}/diversity-goals', { id: 1 },
+    { dimension: 'height', category: 'F', goal_count: 1 }, 'dimension');
 
   // Every code in the spec is accepted, and one not in the spec is refused.
   for (const phase of enumOf('Phase')) expectStatus(await call('POST', '/api/v1/studies', {}, { body: studyBody({ phase }) }), 201);
@@ -449,6 +451,8 @@ const RECORDS = [
   { name: 'Milestone', create: '/api/v1/studies/{id}/milestones', one: '/api/v1/milestones/{id}' },
   { name: 'VisitDefinition', create: '/api/v1/studies/{id}/visit-definitions', one: '/api/v1/visit-definitions/{id}' },
   { name: 'SubjectVisit', create: '/api/v1/subjects/{id}/visits', one: '/api/v1/visits/{id}', parent: 'subject' },
+  { name: 'EnrollmentPlanPoint', create: '/api/v1/studies/{id}/enrollment-plan', one: '/api/v1/enrollment-plan/{id}' },
+  { name: 'DiversityGoal', create: '/api/v1/studies/{id}/diversity-goals', one: '/api/v1/diversity-goals/{id}' },
 ];
 
 const NOT_TAKEN = /is not a field of|is set by ctms|is set by the lifecycle/;
@@ -508,6 +512,23 @@ async function demoVisit() {
   return visit;
 }
 
+let planPoints = 0;
+/** A new point of the demo study 1's enrollment plan (the demo has none), a day after the last. */
+async function demoPlanPoint() {
+  const on = new Date(Date.UTC(2027, 5, 30 + planPoints++)).toISOString().slice(0, 10);
+  return expectStatus(await call('POST', '/api/v1/studies/{id}/enrollment-plan', { id: 1 },
+    { body: { planned_on: on, target_cumulative: 120, notes: 'last subject planned' } }), 201).json;
+}
+
+const GOAL_BANDS = ['65-74', '75-84', '85+', '18-64', '0-17'];
+let goals = 0;
+/** A new diversity goal of the demo study 1 (the demo has none), for the next age band. */
+async function demoGoal() {
+  assert.ok(goals < GOAL_BANDS.length, 'an age band is left for a new goal');
+  return expectStatus(await call('POST', '/api/v1/studies/{id}/diversity-goals', { id: 1 },
+    { body: { dimension: 'age_band', category: GOAL_BANDS[goals++], goal_percent: 25 } }), 201).json;
+}
+
 /** The id of some record of a kind in the demo portfolio (made when the demo has none). */
 async function anyRecordId(name) {
   const lists = {
@@ -520,11 +541,15 @@ async function anyRecordId(name) {
     Milestone: ['/api/v1/studies/{id}/milestones', { id: 1 }],
     VisitDefinition: ['/api/v1/studies/{id}/visit-definitions', { id: 1 }],
     SubjectVisit: ['/api/v1/subjects/{id}/visits', { id: 1 }],
+    EnrollmentPlanPoint: ['/api/v1/studies/{id}/enrollment-plan', { id: 1 }],
+    DiversityGoal: ['/api/v1/studies/{id}/diversity-goals', { id: 1 }],
   };
   const [template, params] = lists[name];
   const r = expectStatus(await call('GET', template, params, { query: { limit: '1' } }), 200);
   if (r.json.items.length === 0 && name === 'VisitDefinition') return (await demoVisit()).visit_definition_id;
   if (r.json.items.length === 0 && name === 'SubjectVisit') return (await demoVisit()).id;
+  if (r.json.items.length === 0 && name === 'EnrollmentPlanPoint') return (await demoPlanPoint()).id;
+  if (r.json.items.length === 0 && name === 'DiversityGoal') return (await demoGoal()).id;
   assert.equal(r.json.items.length, 1, `the demo portfolio has a ${name}`);
   return r.json.items[0].id;
 }
@@ -532,7 +557,7 @@ async function anyRecordId(name) {
 test('list filters in the spec are exactly the fields the server filters by', async () => {
   const lists = operations().filter((o) => o.method === 'GET' && resolve(o.op.responses['200']).content?.['application/json']
     ?.schema?.$ref?.endsWith('List') && o.path !== '/api/v1/audit');
-  assert.equal(lists.length, 9);
+  assert.equal(lists.length, 11);
   for (const { path } of lists) {
     const params = { id: 1 };
     const listSchema = resolve(resolve(operation('GET', path).responses['200']).content['application/json'].schema);
@@ -580,8 +605,29 @@ test('records, lists, summaries, audit events and health answers match their sch
       for (const item of all.json.items.slice(0, 3)) expectStatus(await call('GET', rec.one, { id: item.id }), 200);
     }
   }
-  for (const study of expectStatus(await call('GET', '/api/v1/studies'), 200).json.items)
+  for (const study of expectStatus(await call('GET', '/api/v1/studies'), 200).json.items) {
     expectStatus(await call('GET', '/api/v1/studies/{id}/summary', { id: study.id }), 200);
+    for (const by of [undefined, 'site', 'country', 'month'])
+      expectStatus(await call('GET', '/api/v1/studies/{id}/enrollment', { id: study.id }, by ? { query: { by } } : {}), 200);
+    expectStatus(await call('GET', '/api/v1/studies/{id}/forecast', { id: study.id }), 200);
+    expectStatus(await call('GET', '/api/v1/studies/{id}/diversity', { id: study.id }), 200);
+  }
+  // A what-if and a plan and a goal on the demo's enrolling study, so that
+  // every part of the answers is there to be checked.
+  await demoPlanPoint();
+  await demoGoal();
+  expectStatus(await call('POST', '/api/v1/studies/{id}/forecast', { id: 1 }, {
+    body: { open: [{ label: 'New', count: 2, on: '2020-01-01' }] },
+  }), 422);
+  const whatIf = expectStatus(await call('POST', '/api/v1/studies/{id}/forecast', { id: 1 }, {
+    body: { as_of: '2025-06-30', open: [{ label: 'New', count: 2, on: '2025-08-01' }, { site_number: '501', on: '2025-07-15' }],
+      close: [{ site_number: '401', on: '2025-09-01' }], by: ['2025-12-31'], seed: 7 },
+  }), 200);
+  assert.equal(whatIf.json.what_if, true);
+  const plan = expectStatus(await call('GET', '/api/v1/studies/{id}/enrollment', { id: 1 }, { query: { as_of: '2025-06-30', by: 'month' } }), 200);
+  assert.ok(plan.json.groups.length > 0);
+  const diversity = expectStatus(await call('GET', '/api/v1/studies/{id}/diversity', { id: 1 }), 200);
+  assert.ok(diversity.json.goals.length > 0);
 
   // The audit trail, page by page.
   let cursor, pages = 0;
@@ -596,7 +642,9 @@ test('records, lists, summaries, audit events and health answers match their sch
   // The entity kinds the server names are those of AuditEntity, and each has a trail.
   assert.deepEqual(listedCodes(await call('GET', '/api/v1/audit', {}, { query: { entity: 'no_such_kind' } }), 'entity'),
     schema('AuditEntity').enum);
-  for (const [entity, id] of [['visit_definition', visit.visit_definition_id], ['subject_visit', visit.id]]) {
+  const point = await demoPlanPoint(), goal = await demoGoal();
+  for (const [entity, id] of [['visit_definition', visit.visit_definition_id], ['subject_visit', visit.id],
+    ['enrollment_plan_point', point.id], ['diversity_goal', goal.id]]) {
     const trail = expectStatus(await call('GET', '/api/v1/audit', {}, { query: { entity, id: String(id) } }), 200);
     assert.deepEqual(trail.json.items.map((e) => [e.entity, e.entity_id, e.action]), [[entity, id, 'create']]);
   }

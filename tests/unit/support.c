@@ -190,6 +190,45 @@ int64_t test_study_site_activated(struct db *db, int64_t study_id, const char *s
 	return id;
 }
 
+int64_t test_study_site_in(struct db *db, int64_t study_id, const char *site_number,
+			   const char *country, int first_offset)
+{
+	static const char *const steps[] = {"feasibility", "selected",  "approved",
+					    "contracted",  "initiated", "activated", NULL};
+	char institution[64];
+	int64_t id;
+
+	snprintf(institution, sizeof(institution), "Hospital %s %s", country, site_number);
+	id = create(db, &study_site_def, study_id,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "institution_name", institution,
+			      "site_number", site_number, "investigator_name", "Dr Test", "country",
+			      country, "time_zone", "Europe/Paris"));
+	test_walk(db, &study_site_def, id, steps, first_offset);
+	return id;
+}
+
+int64_t test_subject_at(struct db *db, int64_t study_id, const char *site_number,
+			const char *screening_number, int screened, int enrolled, const char *sex,
+			const char *race, int age)
+{
+	char screened_on[DATE_LEN], enrolled_on[DATE_LEN];
+	json_t *input;
+	int64_t id;
+
+	test_day(screened, screened_on);
+	input = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "site_number", site_number,
+			  "screening_number", screening_number, "sex", sex, "age", age, "screened_on",
+			  screened_on, "consented_on", screened_on);
+	if (race)
+		json_object_set_new(input, "race", json_string(race));
+	id = create(db, &subject_def, study_id, input);
+	if (enrolled >= 0) {
+		test_day(enrolled, enrolled_on);
+		test_move_ok(db, &subject_def, id, "enrolled", enrolled_on, NULL);
+	}
+	return id;
+}
+
 int64_t test_protocol_version(struct db *db, int64_t study_id, const char *number,
 			      const char *version_date, const char *approve_on)
 {

@@ -67,6 +67,19 @@ int64_t test_study_site(struct db *db, int64_t study_id, const char *site_number
  * must be in start_up or enrolling. */
 int64_t test_study_site_activated(struct db *db, int64_t study_id, const char *site_number);
 
+/* A study-site in country walked from identified to activated, the steps
+ * dated BASE_DAY + first_offset .. + 5 (activated on BASE_DAY + first_offset
+ * + 5). */
+int64_t test_study_site_in(struct db *db, int64_t study_id, const char *site_number,
+			   const char *country, int first_offset);
+
+/* A subject at the site numbered site_number, screened and consented on
+ * BASE_DAY + screened, with the given sex, race (NULL for none) and age;
+ * enrolled on BASE_DAY + enrolled unless enrolled is negative. */
+int64_t test_subject_at(struct db *db, int64_t study_id, const char *site_number,
+			const char *screening_number, int screened, int enrolled, const char *sex,
+			const char *race, int age);
+
 /* A protocol version dated version_date; approved on approve_on when not NULL. */
 int64_t test_protocol_version(struct db *db, int64_t study_id, const char *number,
 			      const char *version_date, const char *approve_on);

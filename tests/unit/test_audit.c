@@ -308,6 +308,57 @@ static void rolled_back_events_leave_no_trace(void **state)
 	err_release(&e);
 }
 
+/* The changes are stored as json_canonical writes them, whatever the
+ * values hold: escapes, non-ASCII, NUL, extreme integers, nested objects
+ * with keys that sort by bytes and length, and a real (which the audit
+ * trail hands to jansson). The chain verifies over the stored text. */
+static void stored_changes_are_the_canonical_json(void **state)
+{
+	struct db *db = *state;
+	static const char tricky[] = "q\"b\\s/t\tn\nr\r\x01\x1f\x7f é € \xf0\x9f\x98\x80 end";
+	json_t *nested = json_pack("{s:i, s:s, s:n, s:b, s:[i, s, {s:i, s:i}]}", "b", 1, "a", "x",
+				   "ab", "", 0, "A", -5, "z", "k", 1, "", 2);
+	json_t *values[] = {
+		json_string(tricky),
+		json_stringn("nul\0inside", 10),
+		json_integer(INT64_MIN),
+		json_integer(INT64_MAX),
+		json_integer(0),
+		json_true(),
+		json_false(),
+		json_null(),
+		nested,
+		json_real(2.5),
+	};
+	int64_t count, broken;
+	struct err e = {0};
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++) {
+		json_t *changes = json_array();
+		struct db_stmt *st;
+		char *expected;
+
+		audit_change(changes, i % 2 ? "field" : "f\u00e9ld", i % 3 ? values[i] : NULL, values[i]);
+		assert_int_equal(db_begin(db), 0);
+		test_expect_ok(audit_append(db, actor_system(), "study", 1, "update", changes, NULL, &e),
+			       &e, "audit_append");
+		assert_int_equal(db_commit(db), 0);
+		expected = json_canonical(changes);
+		assert_int_equal(db_prepare(db, "SELECT changes FROM audit_event ORDER BY seq DESC LIMIT 1",
+					    &st),
+				 0);
+		assert_int_equal(db_step(st), 1);
+		assert_string_equal(db_column_text(st, 0), expected);
+		db_done(st);
+		free(expected);
+		json_decref(changes);
+		json_decref(values[i]);
+	}
+	test_expect_ok(audit_verify(db, &count, &broken, &e), &e, "audit_verify");
+	assert_int_equal(count, (int64_t)(sizeof(values) / sizeof(*values)));
+	err_release(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +379,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(append_outside_a_transaction_is_refused, test_db_setup,
 						test_db_teardown),
 		cmocka_unit_test_setup_teardown(rolled_back_events_leave_no_trace, test_db_setup,
+						test_db_teardown),
+		cmocka_unit_test_setup_teardown(stored_changes_are_the_canonical_json, test_db_setup,
 						test_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -805,6 +805,88 @@ static void children_list_and_read_under_their_parent(void **state)
 	err_release(&e);
 }
 
+/* A caller that passes out NULL (a bulk writer) gets the same write and the
+ * same audit event, only not the record back. */
+static void writes_without_out_skip_only_the_read_back(void **state)
+{
+	struct db *db = *state;
+	struct transition t = {"start_up", "2024-02-01", NULL};
+	struct err e = {0};
+	int64_t before = test_audit_count(db), id = 0, version = 0, study;
+	json_t *input = json_pack("{s:s, s:s, s:i}", "code", "G-9", "kind", "small", "size", 3);
+	json_t *patch = json_pack("{s:i, s:s}", "size", 4, "change_reason", "recount");
+	json_t *rec;
+
+	assert_int_equal(record_create(db, actor_system(), &gadget_def, 0, input, NULL, &e), 0);
+	assert_int_equal(gadget_rows(db), 1);
+	assert_int_equal(test_audit_count(db), before + 1);
+	assert_int_equal(db_query_int(db, "SELECT id FROM gadgets WHERE code = 'G-9'", &id, 0), 0);
+
+	assert_int_equal(record_update(db, actor_system(), &gadget_def, id, 1, patch, NULL, &e), 0);
+	assert_int_equal(db_query_int(db, "SELECT version FROM gadgets WHERE id = $1", &version, 1, id),
+			 0);
+	assert_int_equal(version, 2);
+	assert_int_equal(test_audit_count(db), before + 2);
+	/* a stale version is still refused, and writes nothing */
+	assert_int_equal(record_update(db, actor_system(), &gadget_def, id, 1, patch, NULL, &e),
+			 CTMS_ESTALE);
+	assert_int_equal(test_audit_count(db), before + 2);
+	err_release(&e);
+	err_init(&e);
+
+	study = test_study(db, "OUT-NULL");
+	before = test_audit_count(db);
+	assert_int_equal(record_transition(db, actor_system(), &study_def, study, 0, &t, NULL, &e), 0);
+	rec = test_get(db, &study_def, study);
+	assert_string_equal(json_str(rec, "status"), "start_up");
+	assert_string_equal(json_str(rec, "start_up_on"), "2024-02-01");
+	assert_int_equal(test_audit_count(db), before + 1);
+	json_decref(rec);
+	json_decref(input);
+	json_decref(patch);
+	err_release(&e);
+}
+
+/* A reference that ctms sets itself is not looked up again by the engine;
+ * should a hook ever set one that names no row, the store refuses it and
+ * nothing is written. */
+static int set_missing_owner(struct db *db, const struct actor *a, json_t *values, struct err *e)
+{
+	json_object_set_new(values, "owner_id", json_integer(999));
+	return 0;
+}
+
+static const struct field_def owned_fields[] = {
+	FIELD_TEXT("code", F_REQUIRED, 8),
+	FIELD_ENUM("kind", F_REQUIRED, gadget_kinds),
+	FIELD_REF("owner_id", F_SERVER, "organisations"),
+};
+
+static const struct entity_def owned_gadget_def = {
+	.name = "gadget",
+	.table = "gadgets",
+	.fields = owned_fields,
+	.nfields = NELEMS(owned_fields),
+	.prepare = set_missing_owner,
+};
+
+static void a_server_set_reference_to_no_row_is_refused(void **state)
+{
+	struct db *db = *state;
+	struct err e = {0};
+	int64_t before = test_audit_count(db);
+	json_t *input = json_pack("{s:s, s:s}", "code", "G-10", "kind", "large");
+	json_t *rec = NULL;
+
+	assert_int_not_equal(record_create(db, actor_system(), &owned_gadget_def, 0, input, &rec, &e),
+			     0);
+	assert_null(rec);
+	assert_int_equal(gadget_rows(db), 0);
+	assert_int_equal(test_audit_count(db), before);
+	json_decref(input);
+	err_release(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +914,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lists_filter_by_declared_fields_only, setup,
 						test_db_teardown),
 		cmocka_unit_test_setup_teardown(children_list_and_read_under_their_parent, setup,
+						test_db_teardown),
+		cmocka_unit_test_setup_teardown(writes_without_out_skip_only_the_read_back, setup,
+						test_db_teardown),
+		cmocka_unit_test_setup_teardown(a_server_set_reference_to_no_row_is_refused, setup,
 						test_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,18 @@
+/* `ctms forecast`: a study's enrollment forecast as a table for a terminal,
+ * the same answer GET /api/v1/studies/{id}/forecast gives as JSON. */
+#ifndef CTMS_FORECAST_TABLE_H
+#define CTMS_FORECAST_TABLE_H
+
+#include <stdio.h>
+
+struct db;
+struct err;
+
+/* Finds the study by protocol number, forecasts it with target (NULL: the
+ * study's target_enrollment) as of as_of (NULL: today), and prints the
+ * table to out. Returns 0, or a negative ctms_err with e saying why
+ * (CTMS_ENOTFOUND for no such study, CTMS_EINVAL for a bad target or date). */
+int forecast_table_print(FILE *out, struct db *db, const char *protocol, const char *target,
+			 const char *as_of, struct err *e);
+
+#endif
