@@ -18,6 +18,7 @@ build: setup
 run: build
 	@$(BUILD)/ctms init --db $(DB)
 	@$(BUILD)/ctms demo --db $(DB)
+	@scripts/demo-admin $(BUILD)/ctms $(DB)
 	@$(BUILD)/ctms serve --db $(DB) --listen $(LISTEN)
 
 check: setup

@@ -10,6 +10,19 @@ struct err;
 /* Runs a command; returns the process exit status. */
 int cli_main(int argc, char **argv);
 
+/* `ctms user ...`, `ctms token create`, `ctms settings set` (cli_users.c). */
+int cli_user(int argc, char **argv);
+int cli_token(int argc, char **argv);
+int cli_settings(int argc, char **argv);
+/* Opens an existing database at the current schema (path or URL). */
+int cli_open_db(const char *db, struct db **out, struct err *e);
+
+/* The demo's manager (DEMO_SIGNER, created with a global manager grant and
+ * a password no one knows if absent), who signs the demo protocols. */
+#define DEMO_SIGNER "demo.manager"
+struct actor;
+int demo_signer(struct db *db, struct actor **out, struct err *e);
+
 /* Loads the small demo portfolio into an empty database through the domain
  * layer, so every record has its audit trail. */
 int demo_load(struct db *db, struct err *e);

@@ -6,14 +6,18 @@
 
 #include "cli/cli.h"
 #include "db/db.h"
+#include "domain/access.h"
 #include "domain/actor.h"
+#include "domain/auth.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
 #include "domain/protocol_version.h"
+#include "domain/signature.h"
 #include "domain/study.h"
 #include "domain/study_site.h"
 #include "domain/subject.h"
 #include "util/date.h"
+#include "util/hash.h"
 #include "util/json.h"
 
 static int64_t create(struct db *db, const struct entity_def *def, int64_t parent, json_t *input,
@@ -38,13 +42,48 @@ static void step(struct db *db, const struct entity_def *def, int64_t id, const 
 	json_decref(rec);
 }
 
+int demo_signer(struct db *db, struct actor **out, struct err *e)
+{
+	int64_t id = 0, grant;
+	int rc;
+
+	*out = NULL;
+	if ((rc = user_find(db, DEMO_SIGNER, &id, e)) == CTMS_ENOTFOUND) {
+		/* A password no one knows: the account signs the demo's history and
+		 * signs in only after an administrator sets a password. */
+		char password[33];
+		json_t *input;
+		err_release(e);
+		err_init(e);
+		random_hex(password, 16);
+		input = json_pack("{s:s, s:s, s:s}", "username", DEMO_SIGNER, "display_name",
+				  "Morgan Reyes", "password", password);
+		rc = user_add(db, actor_system(), input, &id, e);
+		json_decref(input);
+		if (!rc)
+			rc = grant_add(db, actor_system(), id, ROLE_MANAGER, 0, 0, false, &grant, e);
+	}
+	return rc ? rc : auth_actor(db, id, out, e);
+}
+
+/* A manager's "approved" signature, then the approval it allows. */
+static void approve(struct db *db, const struct actor *signer, int64_t pv, const char *on,
+		    struct err *e)
+{
+	json_t *sig = NULL;
+	if (!e->code)
+		signature_create(db, signer, &protocol_version_def, pv, "approved", NULL, &sig, e);
+	json_decref(sig);
+	step(db, &protocol_version_def, pv, "approved", on, NULL, e);
+}
+
 static void patch(struct db *db, const struct entity_def *def, int64_t id, json_t *changes,
 		  struct err *e)
 {
 	json_t *rec = NULL;
 	if (!e->code) {
 		json_t *cur = NULL;
-		if (!record_get(db, def, id, &cur, e))
+		if (!record_get(db, actor_system(), def, id, &cur, e))
 			record_update(db, actor_system(), def, id, json_int(cur, "version", 0), changes,
 				      &rec, e);
 		json_decref(cur);
@@ -83,7 +122,7 @@ static void add_subjects(struct db *db, int64_t study, const struct demo_site *s
 	int32_t activated = 0;
 	json_t *site = NULL;
 
-	if (record_get(db, &study_site_def, site_id, &site, e))
+	if (record_get(db, actor_system(), &study_site_def, site_id, &site, e))
 		return;
 	date_parse(json_str(site, "activated_on"), &activated);
 	json_decref(site);
@@ -144,6 +183,8 @@ int demo_load(struct db *db, struct err *e)
 	/* All or nothing: one transaction around every record. */
 	if (db_begin(db))
 		return err_set(e, CTMS_EBUSY, "the database is busy");
+	struct actor *signer = NULL;
+	demo_signer(db, &signer, e);
 	sponsor = create(db, &organisation_def, 0,
 			 json_pack("{s:s, s:s, s:s}", "name", "Demo Therapeutics Inc.", "kind", "sponsor",
 				   "country", "US"),
@@ -166,12 +207,12 @@ int demo_load(struct db *db, struct err *e)
 		    json_pack("{s:s, s:s, s:s}", "number", "1.0", "version_date", "2024-06-14", "summary",
 			      "Original protocol"),
 		    e);
-	step(db, &protocol_version_def, pv, "approved", "2024-07-01", NULL, e);
+	approve(db, signer, pv, "2024-07-01", e);
 	pv = create(db, &protocol_version_def, onc,
 		    json_pack("{s:s, s:s, s:s}", "number", "2.0", "version_date", "2024-08-20", "summary",
 			      "Amendment 1: widened ECOG eligibility to 0-2"),
 		    e);
-	step(db, &protocol_version_def, pv, "approved", "2024-09-10", NULL, e);
+	approve(db, signer, pv, "2024-09-10", e);
 	step(db, &study_def, onc, "start_up", "2024-08-01", NULL, e);
 	step(db, &study_def, onc, "enrolling", "2024-10-15", NULL, e);
 	for (size_t i = 0; i < sizeof(onc_sites) / sizeof(*onc_sites) && !e->code; i++) {
@@ -215,7 +256,7 @@ int demo_load(struct db *db, struct err *e)
 		    e);
 	pv = create(db, &protocol_version_def, cv,
 		    json_pack("{s:s, s:s}", "number", "1.0", "version_date", "2025-04-30"), e);
-	step(db, &protocol_version_def, pv, "approved", "2025-05-20", NULL, e);
+	approve(db, signer, pv, "2025-05-20", e);
 	step(db, &study_def, cv, "start_up", "2025-06-01", NULL, e);
 	for (size_t i = 0; i < sizeof(cv_sites) / sizeof(*cv_sites) && !e->code; i++) {
 		const struct demo_site *s = &cv_sites[i];
@@ -239,6 +280,7 @@ int demo_load(struct db *db, struct err *e)
 			 "phase", "PHASE1", "therapeutic_area", "Neurology", "target_enrollment",
 			 (json_int_t)64),
 	       e);
+	actor_free(signer);
 	if (e->code) {
 		db_rollback(db);
 		return e->code;

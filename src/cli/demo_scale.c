@@ -34,9 +34,11 @@
 #include "cli/demo_plan.h"
 #include "db/db.h"
 #include "domain/actor.h"
+#include "domain/auth.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
 #include "domain/protocol_version.h"
+#include "domain/signature.h"
 #include "domain/study.h"
 #include "domain/study_site.h"
 #include "domain/subject.h"
@@ -97,6 +99,7 @@ static int32_t max_day(int32_t a, int32_t b)
 struct writer {
 	struct db *db;
 	struct err *e;
+	struct actor *signer; /* the manager who signs protocol approvals */
 	int32_t cutoff;
 	int64_t studies, sites, subjects, visits;
 };
@@ -452,8 +455,14 @@ static int64_t write_design(struct writer *w, struct study_plan *p, int index,
 		int64_t pv = create(w, &protocol_version_def, study,
 				    json_pack("{s:s, s:o, s:s}", "number", number, "version_date",
 					      date_json(p->pv_date[k]), "summary", text));
-		if (p->pv_approved[k] <= w->cutoff)
+		if (p->pv_approved[k] <= w->cutoff) {
+			json_t *sig = NULL;
+			if (!w->e->code)
+				signature_create(w->db, w->signer, &protocol_version_def, pv, "approved",
+						 NULL, &sig, w->e);
+			json_decref(sig);
 			step(w, &protocol_version_def, pv, "approved", p->pv_approved[k], NULL);
+		}
 	}
 	for (int k = 0; k <= last; k++) {
 		char number[16];
@@ -651,6 +660,7 @@ int demo_generate_studies(struct db *db, int nstudies, uint64_t seed, struct err
 		err_set(e, CTMS_EBUSY, "the database is busy");
 		goto done;
 	}
+	demo_signer(db, &w.signer, e);
 	for (size_t i = 0; i < demo_norganisations && i < NELEMS(organisation_ids); i++)
 		organisation_ids[i] = create(&w, &organisation_def, 0,
 					     json_pack("{s:s, s:s, s:s}", "name", demo_organisations[i].name,
@@ -677,5 +687,6 @@ int demo_generate_studies(struct db *db, int nstudies, uint64_t seed, struct err
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 done:
 	demo_plan_free(plans, nstudies);
+	actor_free(w.signer);
 	return e->code;
 }

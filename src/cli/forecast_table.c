@@ -1,4 +1,5 @@
 #include "cli/forecast_table.h"
+#include "domain/actor.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static int study_by_protocol(struct db *db, const char *protocol, int64_t *id, s
 	const struct list_query q = {.limit = 1, .filters = &filter, .nfilters = 1};
 	json_t *items;
 	int64_t next;
-	int rc = record_list(db, &study_def, &q, &items, &next, e);
+	int rc = record_list(db, actor_system(), &study_def, &q, &items, &next, e);
 
 	if (rc)
 		return rc;

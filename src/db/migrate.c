@@ -189,6 +189,62 @@ static const struct migration migrations[] = {
 	 "  goal_count INTEGER, goal_percent INTEGER, notes TEXT,"
 	 "  CHECK ((goal_count IS NULL) <> (goal_percent IS NULL)),"
 	 "  UNIQUE (study_id, dimension, category));"}}},
+	{4, "accounts, grants, sessions, tokens and signatures", {{ANY,
+	 /* Users (21 CFR 11.300: unique ids). password_hash is libsodium's
+	  * argon2id string; totp_secret the RFC 6238 key in base32. */
+	 "CREATE TABLE users ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  username TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, email TEXT,"
+	 "  status TEXT NOT NULL, password_hash TEXT NOT NULL,"
+	 "  password_changed_at INTEGER NOT NULL, totp_secret TEXT, totp_last_step INTEGER,"
+	 "  failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER);"
+	 /* A role granted globally (no study), for a study, or for one
+	  * study-site (study_id is then the study-site's study). */
+	 "CREATE TABLE grants ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  user_id INTEGER NOT NULL REFERENCES users(id), role TEXT NOT NULL,"
+	 "  study_id INTEGER REFERENCES studies(id),"
+	 "  study_site_id INTEGER REFERENCES study_sites(id),"
+	 "  unblinded INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER);"
+	 "CREATE INDEX grants_user ON grants(user_id);"
+	 /* Sessions and API tokens are kept as SHA-256 of the secret the client
+	  * holds, so a copy of the store signs no one in. */
+	 "CREATE TABLE sessions ("
+	 "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+	 "  token_hash TEXT NOT NULL UNIQUE, csrf_hash TEXT NOT NULL,"
+	 "  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,"
+	 "  expires_at INTEGER NOT NULL, signed INTEGER NOT NULL DEFAULT 0, ended_at INTEGER);"
+	 "CREATE TABLE api_tokens ("
+	 "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+	 "  name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,"
+	 "  created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,"
+	 "  last_used_at INTEGER);"
+	 "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+	 /* Electronic signatures (11.50, 11.70): the manifestation and the
+	  * SHA-256 of the signed content of one version of a record. */
+	 "CREATE TABLE signatures ("
+	 "  id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+	 "  entity TEXT NOT NULL, entity_id INTEGER NOT NULL, record_version INTEGER NOT NULL,"
+	 "  meaning TEXT NOT NULL, signer_id INTEGER NOT NULL REFERENCES users(id),"
+	 "  signer_name TEXT NOT NULL, content_hash TEXT NOT NULL, reason TEXT);"
+	 "CREATE INDEX signatures_record ON signatures(entity, entity_id);"
+	 "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL,"
+	 "  updated_at INTEGER NOT NULL);"
+	 /* The randomised arm, shown only to unblinded roles. */
+	 "ALTER TABLE subjects ADD COLUMN arm TEXT;"},
+	 /* Signatures, like audit events, are never changed or removed. */
+	 {SQLITE_ONLY,
+	 "CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures"
+	 "  BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;"
+	 "CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures"
+	 "  BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;"},
+	 {POSTGRES_ONLY,
+	 "CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures"
+	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"
+	 "CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures"
+	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

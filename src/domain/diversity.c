@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/study.h"
 #include "domain/codes.h"
 #include "domain/enrollment.h"
 #include "domain/enrollment_forecast.h"
@@ -130,6 +131,7 @@ const struct entity_def diversity_goal_def = {
 	.table = "diversity_goals",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.check = check,

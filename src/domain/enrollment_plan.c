@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/study.h"
 #include "domain/codes.h"
 #include "util/buf.h"
 #include "util/date.h"
@@ -90,6 +91,7 @@ const struct entity_def enrollment_plan_point_def = {
 	.table = "enrollment_plan_points",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.check = check,

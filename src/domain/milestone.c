@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/study.h"
 #include "util/date.h"
 #include "util/json.h"
 
@@ -65,6 +66,7 @@ const struct entity_def milestone_def = {
 	.table = "milestones",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.check = check,

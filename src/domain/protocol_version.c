@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/signature.h"
+#include "domain/study.h"
 #include "util/json.h"
 
 static const char *const states[] = {"draft", "approved", "rejected", NULL};
@@ -43,6 +45,14 @@ static int on_transition(struct db *db, const struct actor *a, const json_t *old
 	const char *dated = json_str(rec, "version_date");
 	if (approved && !json_str(old, "approved_on") && strcmp(approved, dated) < 0)
 		return err_field(e, "on", "is before the version's date %s", dated);
+	/* 21 CFR 11.50, 11.70: a protocol version becomes current only with a
+	 * manager's valid "approved" signature on the content approved. */
+	if (!strcmp(json_str(rec, "status"), "approved") &&
+	    !signature_by_manager(db, &protocol_version_def, old, "approved"))
+		return err_set(e, CTMS_ESTATE,
+			       "protocol version %s needs a valid \"approved\" electronic signature by a "
+			       "manager before it is approved (POST /api/v1/signatures)",
+			       json_str(old, "number"));
 	return 0;
 }
 
@@ -61,6 +71,7 @@ const struct entity_def protocol_version_def = {
 	.table = "protocol_versions",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.sm = &lifecycle,

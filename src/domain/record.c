@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/access.h"
 #include "domain/actor.h"
 #include "domain/audit.h"
+#include "domain/signature.h"
 #include "util/buf.h"
 #include "util/date.h"
 #include "util/json.h"
@@ -250,19 +252,68 @@ static void render(struct db *db, const struct entity_def *def, json_t *rec)
 		def->render(db, rec);
 }
 
-int record_get(struct db *db, const struct entity_def *def, int64_t id, json_t **out,
-	       struct err *e)
+/* What the actor is shown: blinded fields only to unblinded roles. */
+static void present(const struct actor *a, const struct entity_def *def, json_t *rec)
+{
+	int64_t study, site;
+	bool checked = false, unblinded = false;
+
+	for (size_t i = 0; i < def->nfields; i++) {
+		if (!(def->fields[i].flags & F_BLINDED))
+			continue;
+		if (!checked) {
+			access_scope_of(def, rec, &study, &site);
+			unblinded = access_unblinded(a, study, site);
+			checked = true;
+		}
+		if (!unblinded)
+			json_object_del(rec, def->fields[i].name);
+	}
+}
+
+/* Blinded fields are written only by unblinded roles: one who cannot see
+ * the arm cannot set it either. input holds the fields given; rec gives
+ * the record's scope. */
+static int check_blinded(const struct actor *a, const struct entity_def *def, const json_t *input,
+			 const json_t *rec, struct err *e)
+{
+	int64_t study, site;
+
+	for (size_t i = 0; i < def->nfields; i++) {
+		const struct field_def *f = &def->fields[i];
+		if (!(f->flags & F_BLINDED) || !json_object_get(input, f->name))
+			continue;
+		access_scope_of(def, rec, &study, &site);
+		if (!access_unblinded(a, study, site))
+			return err_set(e, CTMS_EFORBIDDEN, "%s may be set only by a role with unblinded access",
+				       f->name);
+	}
+	return 0;
+}
+
+int record_get(struct db *db, const struct actor *a, const struct entity_def *def, int64_t id,
+	       json_t **out, struct err *e)
 {
 	int rc = load(db, def, id, out, e);
-	if (!rc)
+	if (!rc && (rc = access_read(a, def, *out, e))) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	if (!rc) {
+		json_t *one = json_array();
 		render(db, def, *out);
+		json_array_append(one, *out);
+		signature_render(db, def, one);
+		json_decref(one);
+		present(a, def, *out);
+	}
 	return rc;
 }
 
-int record_get_child(struct db *db, const struct entity_def *def, int64_t parent_id, int64_t id,
-		     json_t **out, struct err *e)
+int record_get_child(struct db *db, const struct actor *a, const struct entity_def *def,
+		     int64_t parent_id, int64_t id, json_t **out, struct err *e)
 {
-	int rc = record_get(db, def, id, out, e);
+	int rc = record_get(db, a, def, id, out, e);
 	if (!rc && def->parent_field && json_int(*out, def->parent_field, 0) != parent_id) {
 		json_decref(*out);
 		*out = NULL;
@@ -426,8 +477,8 @@ static int insert_row(struct db *db, const struct entity_def *def, const json_t 
 /* Ends a write begun with db_begin: on success commits and reads the record
  * back into *out (unless out is NULL); on failure rolls back. Returns the
  * final result. */
-static int finish_write(struct db *db, const struct entity_def *def, int64_t id, int rc,
-			json_t **out, struct err *e)
+static int finish_write(struct db *db, const struct actor *a, const struct entity_def *def,
+			int64_t id, int rc, json_t **out, struct err *e)
 {
 	if (rc) {
 		db_rollback(db);
@@ -436,16 +487,30 @@ static int finish_write(struct db *db, const struct entity_def *def, int64_t id,
 	rc = db_commit(db);
 	if (rc)
 		return err_set(e, rc, "cannot commit %s: %s", def->name, db_errmsg(db));
-	return out ? record_get(db, def, id, out, e) : 0;
+	return out ? record_get(db, a, def, id, out, e) : 0;
 }
 
-int record_parent_exists(struct db *db, const struct entity_def *def, int64_t parent_id,
-			 struct err *e)
+int record_parent_exists(struct db *db, const struct actor *a, const struct entity_def *def,
+			 int64_t parent_id, struct err *e)
 {
-	int rc = exists(db, def->parent_table, parent_id, e);
-	if (rc == CTMS_ENOTFOUND)
+	json_t *parent = NULL;
+	int rc;
+
+	if (a->system || !def->parent_def) {
+		rc = exists(db, def->parent_table, parent_id, e);
+	} else {
+		/* A parent the actor may not see does not exist for it. */
+		rc = load(db, def->parent_def, parent_id, &parent, e);
+		if (!rc && access_read(a, def->parent_def, parent, e))
+			rc = CTMS_ENOTFOUND;
+		json_decref(parent);
+	}
+	if (rc == CTMS_ENOTFOUND) {
+		e->code = CTMS_OK;
+		e->detail[0] = '\0';
 		err_set(e, CTMS_ENOTFOUND, "%.*s %lld was not found",
 			(int)(strlen(def->parent_field) - 3), def->parent_field, (long long)parent_id);
+	}
 	return rc;
 }
 
@@ -471,13 +536,16 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 		goto done;
 	}
 	if (def->parent_field) {
-		if ((rc = record_parent_exists(db, def, parent_id, e)))
+		if ((rc = record_parent_exists(db, a, def, parent_id, e)))
 			goto finish;
 		json_object_set_new(values, def->parent_field, json_integer(parent_id));
 	}
 	if (def->sm)
 		json_object_set_new(values, "status", json_string(def->sm->states[0].name));
 	if (def->prepare && (rc = def->prepare(db, a, values, e)))
+		goto finish;
+	if ((rc = access_write(a, def, ACCESS_CREATE, values, e)) ||
+	    (rc = check_blinded(a, def, values, values, e)))
 		goto finish;
 	if (def->check && (rc = def->check(db, NULL, values, e)))
 		goto finish;
@@ -490,7 +558,7 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 		goto finish;
 	rc = audit_append(db, a, def->name, id, "create", changes, NULL, e);
 finish:
-	rc = finish_write(db, def, id, rc ? rc : e->code, out, e);
+	rc = finish_write(db, a, def, id, rc ? rc : e->code, out, e);
 done:
 	json_decref(values);
 	json_decref(changes);
@@ -556,16 +624,24 @@ done:
 }
 
 /* Loads the record to change inside the open transaction and checks If-Match. */
-static int load_for_write(struct db *db, const struct entity_def *def, int64_t id,
-			  int64_t if_match, json_t **old, json_t **out, struct err *e)
+static int load_for_write(struct db *db, const struct actor *a, const struct entity_def *def,
+			  enum access_op op, int64_t id, int64_t if_match, json_t **old, json_t **out,
+			  struct err *e)
 {
 	int rc = load(db, def, id, old, e);
 	if (rc)
 		return rc;
+	if ((rc = access_write(a, def, op, *old, e)))
+		return rc;
 	if (if_match && json_int(*old, "version", 0) != if_match) {
 		if (out) {
+			json_t *one = json_array();
 			*out = json_deep_copy(*old);
 			render(db, def, *out);
+			json_array_append(one, *out);
+			signature_render(db, def, one);
+			json_decref(one);
+			present(a, def, *out);
 		}
 		return err_set(e, CTMS_ESTALE,
 			       "%s %lld is at version %lld, not %lld: it changed since you read it",
@@ -587,27 +663,31 @@ int record_update(struct db *db, const struct actor *a, const struct entity_def 
 		*out = NULL;
 	if (!json_is_object(patch))
 		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
-	validate_input(def, patch, false, e);
-	if (e->code)
-		return e->code;
 	rc = db_begin(db);
 	if (rc)
 		return err_set(e, rc, "the store is busy; try again");
-	rc = load_for_write(db, def, id, if_match, &old, out, e);
+	/* Who may change it first: a record out of scope is not found, whatever
+	 * the patch says. */
+	rc = load_for_write(db, a, def, ACCESS_UPDATE, id, if_match, &old, out, e);
 	if (rc)
+		goto finish;
+	validate_input(def, patch, false, e);
+	if ((rc = e->code))
 		goto finish;
 	rec = json_deep_copy(old);
 	json_object_foreach((json_t *)patch, key, v) {
 		if (strcmp(key, "change_reason"))
 			json_object_set(rec, key, v);
 	}
+	if ((rc = check_blinded(a, def, patch, old, e)))
+		goto finish;
 	if (def->check && (rc = def->check(db, old, rec, e)))
 		goto finish;
 	if ((rc = check_store_rules(db, def, old, rec, e)))
 		goto finish;
 	rc = record_apply(db, a, def, old, rec, "update", json_str(patch, "change_reason"), e);
 finish:
-	rc = finish_write(db, def, id, rc, out, e);
+	rc = finish_write(db, a, def, id, rc, out, e);
 	json_decref(old);
 	json_decref(rec);
 	return rc ? rc : e->code;
@@ -676,7 +756,7 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 	rc = db_begin(db);
 	if (rc)
 		return err_set(e, rc, "the store is busy; try again");
-	rc = load_for_write(db, def, id, if_match, &old, out, e);
+	rc = load_for_write(db, a, def, ACCESS_TRANSITION, id, if_match, &old, out, e);
 	if (rc)
 		goto finish;
 	from = state_find(def->sm, json_str(old, "status"));
@@ -711,18 +791,18 @@ int record_transition(struct db *db, const struct actor *a, const struct entity_
 		goto finish;
 	rc = record_apply(db, a, def, old, rec, "transition", t->reason, e);
 finish:
-	rc = finish_write(db, def, id, rc, out, e);
+	rc = finish_write(db, a, def, id, rc, out, e);
 	json_decref(old);
 	json_decref(rec);
 	return rc ? rc : e->code;
 }
 
-int record_list(struct db *db, const struct entity_def *def, const struct list_query *q,
-		json_t **items, int64_t *next_after, struct err *e)
+int record_list(struct db *db, const struct actor *a, const struct entity_def *def,
+		const struct list_query *q, json_t **items, int64_t *next_after, struct err *e)
 {
 	struct buf sql;
 	struct db_stmt *st;
-	int limit = q->limit > 0 ? q->limit : 50, n = 1, rc, count = 0;
+	int limit = q->limit > 0 ? q->limit : 50, n = 1, rc, count = 0, user_param;
 
 	*items = NULL;
 	*next_after = 0;
@@ -742,6 +822,7 @@ int record_list(struct db *db, const struct entity_def *def, const struct list_q
 		buf_printf(&sql, " AND t.%s = $%d", def->parent_field, ++n);
 	for (size_t i = 0; i < q->nfilters; i++)
 		buf_printf(&sql, " AND t.%s = $%d", q->filters[i].field, ++n);
+	access_list_filter(a, def, &sql, &n, &user_param);
 	buf_printf(&sql, " ORDER BY t.id LIMIT $%d", ++n);
 	rc = db_prepare(db, sql.ptr, &st);
 	buf_release(&sql);
@@ -763,6 +844,8 @@ int record_list(struct db *db, const struct entity_def *def, const struct list_q
 			db_bind_text(st, ++n, q->filters[i].value);
 		}
 	}
+	if (user_param)
+		db_bind_int(st, ++n, a->id);
 	db_bind_int(st, ++n, limit + 1);
 	*items = json_array();
 	while ((rc = db_step(st)) == 1) {
@@ -781,7 +864,10 @@ int record_list(struct db *db, const struct entity_def *def, const struct list_q
 	}
 	if (count <= limit)
 		*next_after = 0;
-	for (size_t i = 0; def->render && i < json_array_size(*items); i++)
-		def->render(db, json_array_get(*items, i));
+	for (size_t i = 0; i < json_array_size(*items); i++)
+		render(db, def, json_array_get(*items, i));
+	signature_render(db, def, *items);
+	for (size_t i = 0; i < json_array_size(*items); i++)
+		present(a, def, json_array_get(*items, i));
 	return 0;
 }

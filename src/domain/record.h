@@ -43,6 +43,7 @@ enum field_flag {
 	F_VIRTUAL = 1 << 3,   /* accepted in input, resolved by the prepare hook, not a column */
 	F_UNIQUE = 1 << 4,    /* unique within the parent (or globally for roots) */
 	F_FILTER = 1 << 5,    /* lists may be filtered by it (?name=value) */
+	F_BLINDED = 1 << 6,   /* shown to and set by unblinded roles only (the arm) */
 };
 
 struct field_def {
@@ -75,6 +76,7 @@ struct entity_def {
 	const char *table;        /* "studies" */
 	const char *parent_field; /* "study_id" for records owned by a study */
 	const char *parent_table;
+	const struct entity_def *parent_def; /* its access rules decide who sees the parent */
 	const struct field_def *fields;
 	size_t nfields;
 	const struct state_machine *sm;
@@ -132,22 +134,25 @@ struct transition {
 
 const struct field_def *record_field(const struct entity_def *def, const char *name);
 
-/* 0 when the parent record parent_id of a child kind exists, else
- * CTMS_ENOTFOUND naming it ("study 7 was not found"). */
-int record_parent_exists(struct db *db, const struct entity_def *def, int64_t parent_id,
-			 struct err *e);
+/* 0 when the parent record parent_id of a child kind exists and the actor
+ * may see it, else CTMS_ENOTFOUND naming it ("study 7 was not found"). */
+int record_parent_exists(struct db *db, const struct actor *a, const struct entity_def *def,
+			 int64_t parent_id, struct err *e);
 
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e);
-int record_get(struct db *db, const struct entity_def *def, int64_t id, json_t **out,
-	       struct err *e);
+/* Reads and lists answer only what the actor may see (access.h): a record
+ * out of its scope is CTMS_ENOTFOUND, a list leaves it out, and blinded
+ * fields are absent for blinded roles. */
+int record_get(struct db *db, const struct actor *a, const struct entity_def *def, int64_t id,
+	       json_t **out, struct err *e);
 /* As record_get, but answers CTMS_ENOTFOUND when the record's parent is not
  * parent_id (a child reached through the wrong parent). */
-int record_get_child(struct db *db, const struct entity_def *def, int64_t parent_id, int64_t id,
-		     json_t **out, struct err *e);
+int record_get_child(struct db *db, const struct actor *a, const struct entity_def *def,
+		     int64_t parent_id, int64_t id, json_t **out, struct err *e);
 /* *items is a new array; *next_after is the id to continue after, or 0. */
-int record_list(struct db *db, const struct entity_def *def, const struct list_query *q,
-		json_t **items, int64_t *next_after, struct err *e);
+int record_list(struct db *db, const struct actor *a, const struct entity_def *def,
+		const struct list_query *q, json_t **items, int64_t *next_after, struct err *e);
 /* Applies patch (fields to change; "change_reason" is the audit reason).
  * if_match must equal the stored version, else CTMS_ESTALE with the
  * current record in *out. A patch that changes nothing writes nothing. */

@@ -107,6 +107,7 @@ const struct entity_def study_site_def = {
 	.table = "study_sites",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.sm = &lifecycle,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/access.h"
 #include "domain/codes.h"
 #include "domain/protocol_version.h"
 #include "domain/study.h"
@@ -45,6 +46,9 @@ static const struct field_def fields[] = {
 	FIELD_DATE("completed_on", F_SERVER),
 	FIELD_DATE("withdrawn_on", F_SERVER),
 	FIELD_TEXT("withdrawal_reason", F_SERVER, 1000),
+	/* The randomised arm: blinded (ICH E9 2.3.1) to every role without an
+	 * unblinded grant, in records, lists and the audit trail view. */
+	FIELD_TEXT("arm", F_BLINDED, 200),
 };
 
 const char *const subject_age_bands[] = {"0-17", "18-64", "65-74", "75-84", "85+", NULL};
@@ -89,6 +93,17 @@ static int prepare(struct db *db, const struct actor *a, json_t *values, struct 
 		return err_set(e, rc, "cannot read study-sites: %s", db_errmsg(db));
 	if (rc == 0)
 		return err_field(e, "site_number", "names no site of this study");
+	/* A site the actor may not see answers as one that does not exist. */
+	json_t *scope = json_pack("{s:I, s:I}", "id", (json_int_t)db_column_int(st, 0), "study_id",
+				  (json_int_t)study_id);
+	struct err hidden = {0};
+	bool visible = !access_read(a, &study_site_def, scope, &hidden);
+	json_decref(scope);
+	err_release(&hidden);
+	if (!visible) {
+		db_done(st);
+		return err_field(e, "site_number", "names no site of this study");
+	}
 	json_object_set_new(values, "study_site_id", json_integer(db_column_int(st, 0)));
 	if (strcmp(db_column_text(st, 1), "activated") && strcmp(db_column_text(st, 1), "enrolling")) {
 		err_set(e, CTMS_ECONFLICT,
@@ -177,10 +192,14 @@ static int on_transition(struct db *db, const struct actor *a, const json_t *old
 	bool enrolling = !strcmp(db_column_text(st, 0), "enrolling");
 	db_done(st);
 	if (activated) {
+		/* The rule moves the site, on the enrolling actor's behalf: its
+		 * audit event names them, but their roles need not move sites. */
+		struct actor by_rule = *a;
 		struct transition t = {"enrolling", on, "first subject enrolled"};
 		json_t *site = NULL;
-		rc = record_transition(db, a, &study_site_def, json_int(rec, "study_site_id", 0), 0, &t,
-				       &site, e);
+		by_rule.system = true;
+		rc = record_transition(db, &by_rule, &study_site_def, json_int(rec, "study_site_id", 0), 0,
+				       &t, &site, e);
 		json_decref(site);
 		return rc;
 	}
@@ -199,6 +218,7 @@ const struct entity_def subject_def = {
 	.table = "subjects",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = fields,
 	.nfields = NELEMS(fields),
 	.sm = &lifecycle,

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/study.h"
+#include "domain/subject.h"
 #include "util/date.h"
 #include "util/json.h"
 
@@ -52,6 +54,7 @@ const struct entity_def visit_definition_def = {
 	.table = "visit_definitions",
 	.parent_field = "study_id",
 	.parent_table = "studies",
+	.parent_def = &study_def,
 	.fields = definition_fields,
 	.nfields = NELEMS(definition_fields),
 	.prepare = definition_prepare,
@@ -80,11 +83,21 @@ static int visit_prepare(struct db *db, const struct actor *a, json_t *values, s
 	int64_t study_id = 0;
 	int rc;
 
-	rc = db_query_int(db, "SELECT study_id FROM subjects WHERE id = $1", &study_id, 1,
-			  json_int(values, "subject_id", 0));
+	/* study_site_id is not a column: the scope the access rules check the
+	 * new visit in. */
+	int64_t study_site_id = 0;
+	rc = db_prepare(db, "SELECT study_id, study_site_id FROM subjects WHERE id = $1", &st);
 	if (rc)
 		return err_set(e, rc, "cannot read the subject: %s", db_errmsg(db));
+	db_bind_int(st, 1, json_int(values, "subject_id", 0));
+	rc = db_step(st);
+	if (rc != 1)
+		return err_set(e, rc ? rc : CTMS_ENOTFOUND, "cannot read the subject: %s", db_errmsg(db));
+	study_id = db_column_int(st, 0);
+	study_site_id = db_column_int(st, 1);
+	db_done(st);
 	json_object_set_new(values, "study_id", json_integer(study_id));
+	json_object_set_new(values, "study_site_id", json_integer(study_site_id));
 	if (!number) {
 		if (!json_str(values, "name"))
 			err_field(e, "name", "is required for an unscheduled visit (one without visit_number)");
@@ -205,10 +218,12 @@ const struct entity_def subject_visit_def = {
 	.table = "subject_visits",
 	.parent_field = "subject_id",
 	.parent_table = "subjects",
+	.parent_def = &subject_def,
 	.fields = visit_fields,
 	.nfields = NELEMS(visit_fields),
-	.join = "LEFT JOIN visit_definitions vd ON vd.id = t.visit_definition_id",
-	.join_columns = "vd.number AS visit_number",
+	.join = "JOIN subjects sj ON sj.id = t.subject_id"
+		" LEFT JOIN visit_definitions vd ON vd.id = t.visit_definition_id",
+	.join_columns = "vd.number AS visit_number, sj.study_site_id AS study_site_id",
 	.prepare = visit_prepare,
 	.check = visit_check,
 	.render = visit_render,

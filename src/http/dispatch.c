@@ -10,6 +10,7 @@
 
 #include "db/db.h"
 #include "domain/actor.h"
+#include "domain/auth.h"
 #include "domain/idempotency.h"
 #include "util/buf.h"
 #include "util/hash.h"
@@ -135,13 +136,49 @@ done:
 	err_release(&e);
 }
 
+/* Who is asking: a bearer token (scripts, integrations) or the session
+ * cookie of a browser, whose state-changing requests must also carry the
+ * session's CSRF token (a page of another site cannot read it). */
+static int authenticate(struct request *r, struct actor **out, struct err *e)
+{
+	const char *auth = request_header(r, "Authorization");
+	const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+
+	if (auth) {
+		if (strncasecmp(auth, "Bearer ", 7))
+			return err_set(e, CTMS_EUNAUTH, "Authorization must be \"Bearer <token>\"");
+		return auth_bearer(r->db, auth + 7, out, e);
+	}
+	if (cookie) {
+		bool safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+		return auth_session(r->db, cookie, !safe, request_header(r, "X-CSRF-Token"), out, e);
+	}
+	return err_set(e, CTMS_EUNAUTH,
+		       "sign in first (POST /api/v1/sessions) or send Authorization: Bearer <token>");
+}
+
 void dispatch_run(struct request *r, const struct route *route)
 {
 	const char *key = request_header(r, "Idempotency-Key");
-	if (key && !strcmp(r->method, "POST"))
+	struct actor *actor = NULL;
+
+	if (!(route->flags & ROUTE_PUBLIC)) {
+		struct err e;
+		err_init(&e);
+		if (authenticate(r, &actor, &e)) {
+			reply_error(r, &e, NULL);
+			err_release(&e);
+			return;
+		}
+		err_release(&e);
+		r->actor = actor;
+	}
+	if (key && !strcmp(r->method, "POST") && r->actor && !(route->flags & ROUTE_SECRET))
 		idempotent_dispatch(r, route, key);
 	else
 		route->handler(r);
 	if (!r->status)
 		reply_problem(r, CTMS_EDB, "the handler gave no answer");
+	r->actor = NULL;
+	actor_free(actor);
 }

@@ -22,4 +22,7 @@ enum ctms_err dispatch_check_framing(struct MHD_Connection *conn, size_t max_bod
  * same key with another body answers 422. */
 void dispatch_run(struct request *r, const struct route *route);
 
+/* The browser session's cookie. */
+#define SESSION_COOKIE "ctms_session"
+
 #endif

@@ -21,6 +21,10 @@ int err_http_status(enum ctms_err code)
 	case CTMS_EPRECOND: return 428;
 	case CTMS_EBUSY: return 503;
 	case CTMS_EMETHOD: return 405;
+	case CTMS_EUNAUTH: return 401;
+	case CTMS_EFORBIDDEN: return 403;
+	case CTMS_ELOCKED: return 423;
+	case CTMS_EMEDIATYPE: return 415;
 	case CTMS_EDB:
 	case CTMS_EIO:
 	case CTMS_ESCHEMA:
@@ -42,6 +46,10 @@ static const char *title_of(enum ctms_err code)
 	case CTMS_EPRECOND: return "If-Match is required";
 	case CTMS_EBUSY: return "The service is busy";
 	case CTMS_EMETHOD: return "Method not allowed";
+	case CTMS_EUNAUTH: return "Sign in first";
+	case CTMS_EFORBIDDEN: return "Your roles do not allow this";
+	case CTMS_ELOCKED: return "The account is locked";
+	case CTMS_EMEDIATYPE: return "The body must be JSON";
 	default: return "Internal error";
 	}
 }

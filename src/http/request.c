@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/buf.h"
 #include "util/json.h"
@@ -24,7 +25,18 @@ json_t *request_json(struct request *r)
 	json_t *v;
 
 	err_init(&e);
-	if (!r->body || r->body_len == 0) {
+	const char *type = request_header(r, "Content-Type");
+	size_t n = type ? strcspn(type, ";") : 0;
+	while (n && type[n - 1] == ' ')
+		n--;
+	/* Only JSON: an HTML form of another site cannot send it without the
+	 * browser asking first (CORS), so it cannot sign anyone in or write. */
+	if (!type || !((n == 16 && !strncasecmp(type, "application/json", 16)) ||
+		       (n > 17 && !strncasecmp(type + n - 5, "+json", 5) &&
+			!strncasecmp(type, "application/", 12)))) {
+		err_set(&e, CTMS_EMEDIATYPE, "send the body as Content-Type: application/json");
+		v = NULL;
+	} else if (!r->body || r->body_len == 0) {
 		err_set(&e, CTMS_EBADREQ, "the request needs a JSON object body");
 		v = NULL;
 	} else {

@@ -41,6 +41,7 @@ struct request {
 	char *location;     /* owned */
 	char *allow;        /* owned; for 405 */
 	int retry_after;    /* seconds, for 503 */
+	char *set_cookie;   /* owned; Set-Cookie of a sign-in or sign-out */
 };
 
 const char *request_header(struct request *r, const char *name);

@@ -15,7 +15,11 @@ struct route {
 	const char *pattern;
 	handler_fn handler;
 	const void *arg;
+	unsigned flags; /* ROUTE_PUBLIC: answered without credentials */
 };
+
+#define ROUTE_PUBLIC 1u
+#define ROUTE_SECRET 2u /* answers a secret: never stored for Idempotency-Key replays */
 
 /* Every route ctms serves (routes.c). */
 extern const struct route routes[];

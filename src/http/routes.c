@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "domain/access.h"
 #include "domain/actor.h"
 #include "domain/audit.h"
 #include "domain/diversity.h"
@@ -25,6 +26,7 @@
 #include "domain/subject.h"
 #include "domain/summary.h"
 #include "domain/visit.h"
+#include "http/routes_auth.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -147,7 +149,7 @@ static void list_records(struct request *r, int64_t parent_id)
 	q.filters = f.filters;
 	q.nfilters = f.n;
 	err_init(&e);
-	if (record_list(r->db, def, &q, &items, &next, &e))
+	if (record_list(r->db, r->actor, def, &q, &items, &next, &e))
 		reply_error(r, &e, NULL);
 	else
 		reply_page(r, items, next);
@@ -206,7 +208,7 @@ static bool parent_exists(struct request *r)
 	int rc;
 
 	err_init(&e);
-	rc = record_parent_exists(r->db, r->route_arg, r->ids[0], &e);
+	rc = record_parent_exists(r->db, r->actor, r->route_arg, r->ids[0], &e);
 	if (rc)
 		reply_error(r, &e, NULL);
 	err_release(&e);
@@ -240,7 +242,7 @@ static void h_get(struct request *r)
 	struct err e;
 
 	err_init(&e);
-	if (record_get(r->db, r->route_arg, r->ids[0], &rec, &e))
+	if (record_get(r->db, r->actor, r->route_arg, r->ids[0], &rec, &e))
 		reply_error(r, &e, NULL);
 	else
 		reply_record(r, 200, rec);
@@ -330,11 +332,28 @@ static void h_transition(struct request *r)
 	err_release(&e);
 }
 
+/* Study-wide figures: a grant over the whole study (access.h). Replies and
+ * answers false when the actor may not. */
+static bool may_report(struct request *r)
+{
+	struct err e;
+	err_init(&e);
+	if (access_capability(r->actor, CAP_STUDY_REPORTS, r->ids[0], &e)) {
+		reply_error(r, &e, NULL);
+		err_release(&e);
+		return false;
+	}
+	err_release(&e);
+	return true;
+}
+
 static void h_summary(struct request *r)
 {
 	json_t *summary;
 	struct err e;
 
+	if (!may_report(r))
+		return;
 	err_init(&e);
 	if (study_summary(r->db, r->ids[0], &summary, &e))
 		reply_error(r, &e, NULL);
@@ -419,7 +438,7 @@ static void h_enrollment(struct request *r)
 	json_t *report;
 	struct err e;
 
-	if (!report_query(r, allowed, NULL))
+	if (!may_report(r) || !report_query(r, allowed, NULL))
 		return;
 	err_init(&e);
 	if (enrollment_report(r->db, r->ids[0], request_query(r, "as_of"), request_query(r, "by"),
@@ -446,8 +465,11 @@ static void forecast_reply(struct request *r, json_t *request)
 static void h_forecast(struct request *r)
 {
 	static const char *const allowed[] = {"target", "as_of", "by", "seed", NULL};
-	json_t *request = json_object();
+	json_t *request;
 
+	if (!may_report(r))
+		return;
+	request = json_object();
 	if (report_query(r, allowed, request))
 		forecast_reply(r, request);
 	json_decref(request);
@@ -459,7 +481,7 @@ static void h_forecast_what_if(struct request *r)
 	static const char *const allowed[] = {NULL};
 	json_t *request;
 
-	if (!report_query(r, allowed, NULL) || !(request = request_json(r)))
+	if (!may_report(r) || !report_query(r, allowed, NULL) || !(request = request_json(r)))
 		return;
 	forecast_reply(r, request);
 	json_decref(request);
@@ -471,7 +493,7 @@ static void h_diversity(struct request *r)
 	json_t *report;
 	struct err e;
 
-	if (!report_query(r, allowed, NULL))
+	if (!may_report(r) || !report_query(r, allowed, NULL))
 		return;
 	err_init(&e);
 	if (diversity_report(r->db, r->ids[0], request_query(r, "as_of"), &report, &e))
@@ -498,6 +520,24 @@ static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, con
 	return MHD_YES;
 }
 
+/* The arm is blinded in the trail too: events keep it (the chain hashes
+ * it), the view of a blinded reader drops it. */
+static void blind_events(json_t *items)
+{
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *ev = json_array_get(items, i), *changes = json_object_get(ev, "changes");
+		const char *entity = json_str(ev, "entity");
+		for (size_t j = json_array_size(changes); entity && j-- > 0;) {
+			const struct field_def *f =
+				!strcmp(entity, subject_def.name)
+					? record_field(&subject_def, json_str(json_array_get(changes, j), "field"))
+					: NULL;
+			if (f && (f->flags & F_BLINDED))
+				json_array_remove(changes, j);
+		}
+	}
+}
+
 static void h_audit(struct request *r)
 {
 	struct audit_query q = {0};
@@ -508,17 +548,29 @@ static void h_audit(struct request *r)
 	struct err e;
 	bool known = false;
 
+	err_init(&e);
+	if (access_capability(r->actor, CAP_AUDIT_TRAIL, 0, &e)) {
+		reply_error(r, &e, NULL);
+		err_release(&e);
+		return;
+	}
+	err_release(&e);
 	if (parse_page(r, &p))
 		return;
 	q.entity = request_query(r, "entity");
 	err_init(&e);
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_audit_param, &e);
+	/* Records, and the account events that are not records. */
+	static const char *const accounts[] = {"user", "grant", "api_token", "signature", "setting"};
 	for (size_t i = 0; q.entity && i < sizeof(audited) / sizeof(*audited); i++)
 		known |= !strcmp(q.entity, audited[i]->name);
+	for (size_t i = 0; q.entity && i < sizeof(accounts) / sizeof(*accounts); i++)
+		known |= !strcmp(q.entity, accounts[i]);
 	if (q.entity && !known)
 		err_field(&e, "entity", "must be one of: organisation, site, study, protocol_version, "
 					"study_site, subject, milestone, visit_definition, subject_visit, "
-					"enrollment_plan_point, diversity_goal");
+					"enrollment_plan_point, diversity_goal, user, grant, api_token, "
+					"signature, setting");
 	if (e.code) {
 		reply_error(r, &e, NULL);
 		err_release(&e);
@@ -536,10 +588,13 @@ static void h_audit(struct request *r)
 		}
 	}
 	err_init(&e);
-	if (audit_list(r->db, &q, &items, &next, &e))
+	if (audit_list(r->db, &q, &items, &next, &e)) {
 		reply_error(r, &e, NULL);
-	else
+	} else {
+		if (!access_unblinded(r->actor, 0, 0))
+			blind_events(items);
 		reply_page(r, items, next);
+	}
 	err_release(&e);
 }
 
@@ -566,55 +621,69 @@ static void h_metrics(struct request *r)
 }
 
 #define RECORD_ROUTES(path, def)                                      \
-	{"GET", "/api/v1/" path "/{id}", h_get, &(def)},              \
-	{"PATCH", "/api/v1/" path "/{id}", h_patch, &(def)}
+	{"GET", "/api/v1/" path "/{id}", h_get, &(def), 0},              \
+	{"PATCH", "/api/v1/" path "/{id}", h_patch, &(def), 0}
 
 const struct route routes[] = {
-	{"GET", "/healthz", h_healthz, NULL},
-	{"GET", "/metrics", h_metrics, NULL},
-	{"GET", "/api/v1/organisations", h_list, &organisation_def},
-	{"POST", "/api/v1/organisations", h_create, &organisation_def},
+	{"GET", "/healthz", h_healthz, NULL, ROUTE_PUBLIC},
+	{"GET", "/metrics", h_metrics, NULL, ROUTE_PUBLIC},
+	{"POST", "/api/v1/sessions", h_login, NULL, ROUTE_PUBLIC},
+	{"GET", "/api/v1/sessions/current", h_me, NULL, 0},
+	{"DELETE", "/api/v1/sessions/current", h_logout, NULL, 0},
+	{"GET", "/api/v1/users", h_users, NULL, 0},
+	{"POST", "/api/v1/users", h_user_create, NULL, 0},
+	{"GET", "/api/v1/users/{id}", h_user_get, NULL, 0},
+	{"PATCH", "/api/v1/users/{id}", h_user_patch, NULL, 0},
+	{"POST", "/api/v1/users/{id}/grants", h_grant_create, NULL, 0},
+	{"DELETE", "/api/v1/grants/{id}", h_grant_delete, NULL, 0},
+	{"GET", "/api/v1/users/{id}/tokens", h_tokens, NULL, 0},
+	{"POST", "/api/v1/users/{id}/tokens", h_token_create, NULL, ROUTE_SECRET},
+	{"DELETE", "/api/v1/tokens/{id}", h_token_delete, NULL, 0},
+	{"POST", "/api/v1/signatures", h_sign, NULL, 0},
+	{"GET", "/api/v1/signatures", h_signatures, NULL, 0},
+	{"GET", "/api/v1/organisations", h_list, &organisation_def, 0},
+	{"POST", "/api/v1/organisations", h_create, &organisation_def, 0},
 	RECORD_ROUTES("organisations", organisation_def),
-	{"GET", "/api/v1/sites", h_list, &site_def},
-	{"POST", "/api/v1/sites", h_create, &site_def},
+	{"GET", "/api/v1/sites", h_list, &site_def, 0},
+	{"POST", "/api/v1/sites", h_create, &site_def, 0},
 	RECORD_ROUTES("sites", site_def),
-	{"GET", "/api/v1/studies", h_list, &study_def},
-	{"POST", "/api/v1/studies", h_create, &study_def},
+	{"GET", "/api/v1/studies", h_list, &study_def, 0},
+	{"POST", "/api/v1/studies", h_create, &study_def, 0},
 	RECORD_ROUTES("studies", study_def),
-	{"POST", "/api/v1/studies/{id}/transition", h_transition, &study_def},
-	{"GET", "/api/v1/studies/{id}/summary", h_summary, NULL},
-	{"GET", "/api/v1/studies/{id}/protocol-versions", h_list_child, &protocol_version_def},
-	{"POST", "/api/v1/studies/{id}/protocol-versions", h_create_child, &protocol_version_def},
+	{"POST", "/api/v1/studies/{id}/transition", h_transition, &study_def, 0},
+	{"GET", "/api/v1/studies/{id}/summary", h_summary, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/protocol-versions", h_list_child, &protocol_version_def, 0},
+	{"POST", "/api/v1/studies/{id}/protocol-versions", h_create_child, &protocol_version_def, 0},
 	RECORD_ROUTES("protocol-versions", protocol_version_def),
-	{"POST", "/api/v1/protocol-versions/{id}/transition", h_transition, &protocol_version_def},
-	{"GET", "/api/v1/studies/{id}/sites", h_list_child, &study_site_def},
-	{"POST", "/api/v1/studies/{id}/sites", h_create_child, &study_site_def},
+	{"POST", "/api/v1/protocol-versions/{id}/transition", h_transition, &protocol_version_def, 0},
+	{"GET", "/api/v1/studies/{id}/sites", h_list_child, &study_site_def, 0},
+	{"POST", "/api/v1/studies/{id}/sites", h_create_child, &study_site_def, 0},
 	RECORD_ROUTES("study-sites", study_site_def),
-	{"POST", "/api/v1/study-sites/{id}/transition", h_transition, &study_site_def},
-	{"GET", "/api/v1/studies/{id}/subjects", h_list_child, &subject_def},
-	{"POST", "/api/v1/studies/{id}/subjects", h_create_child, &subject_def},
+	{"POST", "/api/v1/study-sites/{id}/transition", h_transition, &study_site_def, 0},
+	{"GET", "/api/v1/studies/{id}/subjects", h_list_child, &subject_def, 0},
+	{"POST", "/api/v1/studies/{id}/subjects", h_create_child, &subject_def, 0},
 	RECORD_ROUTES("subjects", subject_def),
-	{"POST", "/api/v1/subjects/{id}/transition", h_transition, &subject_def},
-	{"GET", "/api/v1/studies/{id}/milestones", h_list_child, &milestone_def},
-	{"POST", "/api/v1/studies/{id}/milestones", h_create_child, &milestone_def},
+	{"POST", "/api/v1/subjects/{id}/transition", h_transition, &subject_def, 0},
+	{"GET", "/api/v1/studies/{id}/milestones", h_list_child, &milestone_def, 0},
+	{"POST", "/api/v1/studies/{id}/milestones", h_create_child, &milestone_def, 0},
 	RECORD_ROUTES("milestones", milestone_def),
-	{"GET", "/api/v1/studies/{id}/visit-definitions", h_list_child, &visit_definition_def},
-	{"POST", "/api/v1/studies/{id}/visit-definitions", h_create_child, &visit_definition_def},
+	{"GET", "/api/v1/studies/{id}/visit-definitions", h_list_child, &visit_definition_def, 0},
+	{"POST", "/api/v1/studies/{id}/visit-definitions", h_create_child, &visit_definition_def, 0},
 	RECORD_ROUTES("visit-definitions", visit_definition_def),
-	{"GET", "/api/v1/subjects/{id}/visits", h_list_child, &subject_visit_def},
-	{"POST", "/api/v1/subjects/{id}/visits", h_create_child, &subject_visit_def},
+	{"GET", "/api/v1/subjects/{id}/visits", h_list_child, &subject_visit_def, 0},
+	{"POST", "/api/v1/subjects/{id}/visits", h_create_child, &subject_visit_def, 0},
 	RECORD_ROUTES("visits", subject_visit_def),
-	{"GET", "/api/v1/studies/{id}/enrollment", h_enrollment, NULL},
-	{"GET", "/api/v1/studies/{id}/enrollment-plan", h_list_child, &enrollment_plan_point_def},
-	{"POST", "/api/v1/studies/{id}/enrollment-plan", h_create_child, &enrollment_plan_point_def},
+	{"GET", "/api/v1/studies/{id}/enrollment", h_enrollment, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/enrollment-plan", h_list_child, &enrollment_plan_point_def, 0},
+	{"POST", "/api/v1/studies/{id}/enrollment-plan", h_create_child, &enrollment_plan_point_def, 0},
 	RECORD_ROUTES("enrollment-plan", enrollment_plan_point_def),
-	{"GET", "/api/v1/studies/{id}/forecast", h_forecast, NULL},
-	{"POST", "/api/v1/studies/{id}/forecast", h_forecast_what_if, NULL},
-	{"GET", "/api/v1/studies/{id}/diversity", h_diversity, NULL},
-	{"GET", "/api/v1/studies/{id}/diversity-goals", h_list_child, &diversity_goal_def},
-	{"POST", "/api/v1/studies/{id}/diversity-goals", h_create_child, &diversity_goal_def},
+	{"GET", "/api/v1/studies/{id}/forecast", h_forecast, NULL, 0},
+	{"POST", "/api/v1/studies/{id}/forecast", h_forecast_what_if, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/diversity", h_diversity, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/diversity-goals", h_list_child, &diversity_goal_def, 0},
+	{"POST", "/api/v1/studies/{id}/diversity-goals", h_create_child, &diversity_goal_def, 0},
 	RECORD_ROUTES("diversity-goals", diversity_goal_def),
-	{"GET", "/api/v1/audit", h_audit, NULL},
+	{"GET", "/api/v1/audit", h_audit, NULL, 0},
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -122,7 +122,7 @@ static int64_t monotonic_us(void)
 static void run_request(struct server *s, struct request *r, const struct route *route)
 {
 	r->db = db_pool_acquire(s->pool);
-	r->actor = actor_system();
+	r->actor = NULL; /* dispatch_run authenticates */
 	dispatch_run(r, route);
 	db_pool_release(s->pool, r->db);
 	r->db = NULL;
@@ -153,6 +153,10 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *conn,
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	if (r->set_cookie)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ctms\"");
 	if (x->close) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	} else {
@@ -337,6 +341,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(x->r.reply);
 	free(x->r.location);
 	free(x->r.allow);
+	free(x->r.set_cookie);
 	buf_release(&x->body);
 	free(x);
 	*con_cls = NULL;

@@ -69,6 +69,10 @@ const char *err_name(enum ctms_err code)
 	case CTMS_EIO: return "io";
 	case CTMS_ESCHEMA: return "schema-too-new";
 	case CTMS_EINTEGRITY: return "integrity";
+	case CTMS_EUNAUTH: return "unauthenticated";
+	case CTMS_EFORBIDDEN: return "forbidden";
+	case CTMS_ELOCKED: return "locked";
+	case CTMS_EMEDIATYPE: return "unsupported-media-type";
 	}
 	return "unknown";
 }

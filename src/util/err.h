@@ -25,7 +25,11 @@ enum ctms_err {
 	CTMS_EMETHOD = -11,   /* method not allowed on this route (405) */
 	CTMS_EIO = -12,       /* file or system error */
 	CTMS_ESCHEMA = -13,   /* database schema newer than the binary */
-	CTMS_EINTEGRITY = -14 /* audit chain or stored data failed verification */
+	CTMS_EINTEGRITY = -14, /* audit chain or stored data failed verification */
+	CTMS_EUNAUTH = -15,    /* no valid credentials: sign in first (401) */
+	CTMS_EFORBIDDEN = -16, /* the actor's roles do not allow this (403) */
+	CTMS_ELOCKED = -17,    /* the account is locked after failed sign-ins (423) */
+	CTMS_EMEDIATYPE = -18  /* the body is not JSON (415) */
 };
 
 struct err {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ctms, sqlite, startServer, stopChecked, walk } from './lib.mjs';
+import { BIN, adminToken, ctms, sqlite, startServer, stopChecked, walk } from './lib.mjs';
 
 function tempDir(t) {
   const dir = mkdtempSync(join(tmpdir(), 'ctms-cli-'));
@@ -130,6 +130,7 @@ test('CTMS_DB works instead of --db', async (t) => {
   assert.match(v.stdout, /intact: [1-9]\d* events/);
 
   // serve takes it from the environment too.
+  const token = adminToken(db);
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--threads', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
@@ -144,7 +145,7 @@ test('CTMS_DB works instead of --db', async (t) => {
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${stderr}`)); });
   });
   try {
-    const res = await fetch(`${url}/api/v1/studies`);
+    const res = await fetch(`${url}/api/v1/studies`, { headers: { authorization: `Bearer ${token}` } });
     const body = await res.json();
     assert.equal(body.items.length, 3);
   } finally {

@@ -101,7 +101,8 @@ test('oversize bodies are refused with 413', async () => {
       },
     });
     const res = await fetch(`${s.url}/api/v1/studies`, {
-      method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'application/json' },
+      method: 'POST', body: stream, duplex: 'half',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
     });
     const text = await res.text();
     assertProblem({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, 413);
@@ -372,13 +373,15 @@ test('a wrong method answers 405 with an Allow header', async () => {
 
 test('Content-Length with Transfer-Encoding is refused and cannot smuggle a request', async () => {
   const { host } = new URL(s.url);
+  // Each request carries valid credentials: only its framing is wrong.
+  const auth = `Authorization: Bearer ${s.token}\r\n`;
   const body = JSON.stringify({ name: 'Smuggled Org', kind: 'cro' });
-  const smuggled = `GET /api/v1/smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+  const smuggled = `GET /api/v1/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth}\r\n`;
   const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
   await assertNoWrite(s, async () => {
     // CL.TE: the length covers the chunked body and a second request.
     const r = await rawHttp(s.url,
-      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\n${auth}Content-Type: application/json\r\n` +
       `Content-Length: ${chunked.length + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}${smuggled}`);
     assert.ok(r.closed || /^HTTP\/1\.1 400/.test(r.data), `neither refused nor closed: ${r.data}`);
     if (r.data) assert.match(r.data, /^HTTP\/1\.1 400 /);
@@ -389,12 +392,12 @@ test('Content-Length with Transfer-Encoding is refused and cannot smuggle a requ
 
     // TE.CL order of headers, and two different Content-Lengths.
     const r2 = await rawHttp(s.url,
-      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n` +
+      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\n${auth}Transfer-Encoding: chunked\r\n` +
       `Content-Type: application/json\r\nContent-Length: 4\r\n\r\n${chunked}`);
     assert.ok(r2.closed || /^HTTP\/1\.1 400/.test(r2.data), r2.data);
     if (r2.data) assert.match(r2.data, /^HTTP\/1\.1 400 /);
     const r3 = await rawHttp(s.url,
-      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+      `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\n${auth}Content-Type: application/json\r\n` +
       `Content-Length: ${body.length}\r\nContent-Length: 2\r\n\r\n${body}`);
     assert.ok(r3.closed || /^HTTP\/1\.1 400/.test(r3.data), r3.data);
     if (r3.data) assert.match(r3.data, /^HTTP\/1\.1 400 /);
@@ -404,7 +407,7 @@ test('Content-Length with Transfer-Encoding is refused and cannot smuggle a requ
   // The server is still healthy and a plain chunked request works.
   assert.deepEqual((await s.get('/healthz')).json, { status: 'ok' });
   const ok = await rawHttp(s.url,
-    `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+    `POST /api/v1/organisations HTTP/1.1\r\nHost: ${host}\r\n${auth}Content-Type: application/json\r\n` +
     `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`);
   assert.match(ok.data, /^HTTP\/1\.1 201 /, ok.data);
 });

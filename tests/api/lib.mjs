@@ -53,7 +53,32 @@ export async function startServer({ demo = false, args = [] } = {}) {
  * restarted on the store another one left behind). dir is the directory
  * the handle's stop() removes. Resolves to the same handle as startServer.
  */
+export const ADMIN = {
+  username: 'test-admin', password: 'correct horse battery staple', display_name: 'Test Administrator',
+};
+
+/**
+ * An administrator for the tests to act as, and an API token of theirs:
+ * every request of a server handle carries it unless told otherwise
+ * (headers.authorization: null sends none).
+ */
+export function adminToken(db) {
+  let r = ctms(['user', 'list', '--db', db]);
+  if (r.status !== 0) throw new Error(`ctms user list failed: ${r.stderr}`);
+  if (!r.stdout.split('\n').some((line) => line.startsWith(`${ADMIN.username} `))) {
+    r = ctms(['user', 'add', '--db', db, '--username', ADMIN.username, '--role', 'admin',
+      '--display-name', ADMIN.display_name, '--unblinded', '--password-stdin'], { input: `${ADMIN.password}\n` });
+    if (r.status !== 0) throw new Error(`ctms user add failed: ${r.stderr}`);
+    r = ctms(['user', 'grant', '--db', db, '--username', ADMIN.username, '--role', 'manager']);
+    if (r.status !== 0) throw new Error(`ctms user grant failed: ${r.stderr}`);
+  }
+  r = ctms(['token', 'create', '--db', db, '--username', ADMIN.username, '--days', '1']);
+  if (r.status !== 0) throw new Error(`ctms token create failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 export async function serveDatabase(db, dir, { args = [] } = {}) {
+  const token = adminToken(db);
   const child = spawn(BIN, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--threads', '2', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -70,10 +95,11 @@ export async function serveDatabase(db, dir, { args = [] } = {}) {
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${stderr}`)); });
   });
   const server = {
-    url, db, dir, child,
+    url, db, dir, child, token,
     get stderr() { return stderr; },
     async request(method, path, { body, headers = {}, raw } = {}) {
-      const init = { method, headers: { ...headers } };
+      const init = { method, headers: { authorization: `Bearer ${token}`, ...headers } };
+      if (init.headers.authorization === null) delete init.headers.authorization;
       if (raw !== undefined) init.body = raw;
       else if (body !== undefined) {
         init.body = JSON.stringify(body);
@@ -296,7 +322,19 @@ export async function createEnrollingStudy(s, overrides = {}) {
 export async function createApprovedProtocol(s, studyId, number = '1.0') {
   const pv = await ok(await s.post(`/api/v1/studies/${studyId}/protocol-versions`,
     { number, version_date: '2024-01-05' }), 201);
+  await signApproval(s, pv.id);
   return ok(await s.transition('protocol-versions', pv.id, 'approved', '2024-01-20'));
+}
+
+/**
+ * The test administrator (also a manager) signs protocol version pvId with
+ * meaning "approved", which its approval needs (21 CFR 11.50).
+ */
+export async function signApproval(s, pvId) {
+  return ok(await s.post('/api/v1/signatures', {
+    entity: 'protocol_version', id: pvId, meaning: 'approved',
+    username: ADMIN.username, password: ADMIN.password,
+  }), 201);
 }
 
 /** Creates a study-site and walks it from identified to `upTo` (default activated). */
@@ -334,4 +372,51 @@ export async function walk(s, path, limit) {
     assert.equal(typeof cursor, 'string');
   }
   throw new Error('the list never ended');
+}
+
+// Accounts for the access and sign-in tests.
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * Adds a user with the command line (one argon2id hash) and answers
+ * {username, password, token}: an API token of theirs (`days` long; 0 for
+ * none; null for no token). role, study (protocol number), site (site
+ * number) and unblinded give the first grant.
+ */
+export function addUser(db, { username, role, study, site, unblinded = false, password,
+  displayName, days = 1 } = {}) {
+  password = password || `Secret pass ${randomBytes(6).toString('hex')}`;
+  const args = ['user', 'add', '--db', db, '--username', username, '--role', role,
+    '--display-name', displayName || `User ${username}`, '--password-stdin'];
+  if (study) args.push('--study', study);
+  if (site) args.push('--site', site);
+  if (unblinded) args.push('--unblinded');
+  let r = ctms(args, { input: `${password}\n` });
+  if (r.status !== 0) throw new Error(`ctms user add ${username} failed: ${r.stderr}`);
+  let token = null;
+  if (days !== null) {
+    r = ctms(['token', 'create', '--db', db, '--username', username, '--days', String(days)]);
+    if (r.status !== 0) throw new Error(`ctms token create failed: ${r.stderr}`);
+    token = r.stdout.trim();
+  }
+  return { username, password, token };
+}
+
+/** The RFC 6238 code (HMAC-SHA-1, 30 s, 6 digits) of a base32 secret at unix time t. */
+export function totpCode(secret, t = Date.now() / 1000) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${secret}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(code).padStart(6, '0');
 }

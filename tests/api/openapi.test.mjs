@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { ctms, startServer, studyBody } from './lib.mjs';
+import { ADMIN, addUser, ctms, startServer, studyBody } from './lib.mjs';
 
 const SPEC_FILE = new URL('../../docs/openapi.yaml', import.meta.url);
 const spec = YAML.parse(readFileSync(SPEC_FILE, 'utf8'));
@@ -228,6 +228,9 @@ after(async () => {
 
 // ------------------------------------------------------- structure tests
 
+/** The routes answered without credentials. */
+const PUBLIC = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/sessions']);
+
 test('the spec is OpenAPI 3.1 and every $ref in it resolves', () => {
   assert.match(spec.openapi, /^3\.1\.\d+$/);
   (function walk(node) {
@@ -269,8 +272,23 @@ test('every operation has an operationId, a summary, a 2xx and a 4xx answer, and
       .filter((p) => p.in === 'path').map((p) => p.name);
     const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
     if (declared.sort().join() !== inPath.sort().join()) problems.push(`${where}: path parameters ${declared} != ${inPath}`);
-    if (method === 'PATCH' && !(op.parameters || []).map(resolve).some((p) => p.name === 'If-Match' && p.required))
+    // Records are versioned: changing one takes If-Match. (An account is
+    // not a record of the trial: PATCH /users/{id} is not a versioned edit.)
+    if (method === 'PATCH' && RECORDS.some((r) => r.one === path)
+      && !(op.parameters || []).map(resolve).some((p) => p.name === 'If-Match' && p.required))
       problems.push(`${where}: If-Match is not a required header`);
+    if (method === 'PATCH' && !RECORDS.some((r) => r.one === path) && path !== '/api/v1/users/{id}')
+      problems.push(`${where}: a PATCH of something that is not a record`);
+    // Every route but the public ones takes credentials, and says what
+    // happens without them.
+    const security = op.security ?? spec.security;
+    const isPublic = PUBLIC.has(`${method} ${path}`);
+    if (isPublic !== (Array.isArray(security) && security.length === 0))
+      problems.push(`${where}: ${isPublic ? 'public, but the spec asks for credentials' : 'needs credentials, but the spec says it is public'}`);
+    if (!isPublic && !op.responses['401']) problems.push(`${where}: no 401 answer`);
+    if (!isPublic && method !== 'GET' && !op.responses['403']) problems.push(`${where}: no 403 answer (CSRF, roles)`);
+    if (!isPublic && method !== 'GET' && !(op.parameters || []).map(resolve).some((p) => p.name === 'X-CSRF-Token'))
+      problems.push(`${where}: does not declare X-CSRF-Token`);
   }
   assert.deepEqual(problems, []);
 });
@@ -362,6 +380,20 @@ test('country codes in the spec are accepted, others refused', async () => {
 
 // ----------------------------------------- lifecycles against the server
 
+/** The audit and signature kind of each record schema. */
+const ENTITY_OF = {
+  Study: 'study', ProtocolVersion: 'protocol_version', StudySite: 'study_site', Subject: 'subject',
+  Milestone: 'milestone', SubjectVisit: 'subject_visit',
+};
+
+/** Signs a record as user {username, password} through the spec's operation; answers the signature. */
+async function signAs(user, entity, id, meaning, headers = {}) {
+  const r = await call('POST', '/api/v1/signatures', {}, {
+    body: { entity, id, meaning, username: user.username, password: user.password }, headers,
+  });
+  return expectStatus(r, 201).json;
+}
+
 const LIFECYCLES = {
   Study: {
     transition: '/api/v1/studies/{id}/transition',
@@ -430,6 +462,13 @@ for (const [name, how] of Object.entries(LIFECYCLES)) {
         if (lc.states[to].reasonRequired) {
           const refused = expectStatus(await step(how.transition, id, to), 422);
           assert.deepEqual(refused.json.errors.map((e) => e.field), ['reason'], `${name}: ${to} needs a reason`);
+        }
+        const meaning = lc.states[to].signatureRequired;
+        if (meaning) {
+          // Refused until a manager has signed the record with this meaning.
+          const unsigned = expectStatus(await step(how.transition, id, to), 409);
+          assert.match(unsigned.json.detail, /signature/);
+          await signAs(ADMIN, ENTITY_OF[name], id, meaning);
         }
         const moved = expectStatus(await step(how.transition, id, to, lc.states[to].reasonRequired ? { reason: 'test' } : {}), 200);
         assert.equal(moved.json.status, to);
@@ -555,8 +594,10 @@ async function anyRecordId(name) {
 }
 
 test('list filters in the spec are exactly the fields the server filters by', async () => {
-  const lists = operations().filter((o) => o.method === 'GET' && resolve(o.op.responses['200']).content?.['application/json']
-    ?.schema?.$ref?.endsWith('List') && o.path !== '/api/v1/audit');
+  // The lists of records (not the audit trail, users, tokens or signatures).
+  const recordLists = new Set(RECORDS.map((r) => `#/components/schemas/${r.name}List`));
+  const lists = operations().filter((o) => o.method === 'GET' && recordLists.has(resolve(o.op.responses['200'])
+    .content?.['application/json']?.schema?.$ref));
   assert.equal(lists.length, 11);
   for (const { path } of lists) {
     const params = { id: 1 };
@@ -578,6 +619,242 @@ test('list filters in the spec are exactly the fields the server filters by', as
       assert.deepEqual(r.json.errors.map((e) => e.field), [field], `${path}: ${field} is not a filter`);
     }
   }
+});
+
+// ------------------------------------------ accounts and signatures
+
+/** Placeholder values for the path parameters of a template. */
+const fill = (template) => template.replace(/\{(\w+)\}/g, '1');
+
+test('without credentials every route but the public ones answers the declared 401', async () => {
+  for (const { method, path } of operations()) {
+    if (PUBLIC.has(`${method} ${path}`)) continue;
+    const params = Object.fromEntries([...path.matchAll(/\{(\w+)\}/g)].map((m) => [m[1], 1]));
+    const options = { headers: { authorization: null } };
+    if (method === 'POST' || method === 'PATCH') options.body = {};
+    if (method === 'PATCH') options.headers['If-Match'] = '"1"';
+    const r = expectStatus(await call(method, path, params, options), 401);
+    assert.equal(r.json.type, 'urn:ctms:problem:unauthenticated', `${method} ${fill(path)}`);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="ctms"');
+  }
+  // A token that is not one, or not a bearer token at all.
+  for (const authorization of ['Bearer ctms_' + '0'.repeat(64), 'Basic dGVzdDp0ZXN0', 'Bearer '])
+    expectStatus(await call('GET', '/api/v1/studies', {}, { headers: { authorization } }), 401);
+});
+
+test('sign-in, the session cookie with its CSRF token, and sign-out answer as the spec says', async () => {
+  const anonymous = { authorization: null };
+  let r = expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: ADMIN.username, password: 'not the password' }, headers: anonymous,
+  }), 401);
+  assert.equal(r.json.type, 'urn:ctms:problem:unauthenticated');
+  expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: 'nobody-at-all', password: 'not the password' }, headers: anonymous,
+  }), 401);
+  expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: ADMIN.username, password: ADMIN.password, colour: 'red' }, headers: anonymous,
+  }), 422);
+
+  r = expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: ADMIN.username, password: ADMIN.password }, headers: anonymous,
+  }), 201);
+  const setCookie = r.headers.get('set-cookie');
+  assert.match(setCookie, /^ctms_session=[0-9a-f]{64}; /);
+  for (const attribute of ['Path=/', 'HttpOnly', 'SameSite=Strict']) assert.ok(setCookie.includes(attribute), setCookie);
+  assert.equal(r.json.user.username, ADMIN.username);
+  const session = { authorization: null, cookie: setCookie.split(';')[0] };
+  const csrf = { ...session, 'X-CSRF-Token': r.json.csrf_token };
+
+  r = expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: session }), 200);
+  assert.equal(r.json.session, true);
+  assert.equal(r.json.username, ADMIN.username);
+  r = expectStatus(await call('GET', '/api/v1/sessions/current'), 200);
+  assert.equal(r.json.session, false, 'a request made with a token has no session');
+  expectStatus(await call('DELETE', '/api/v1/sessions/current'), 400);
+
+  // A change made with the cookie needs the CSRF token; reads do not.
+  const org = { name: uniq('Org'), kind: 'vendor' };
+  r = expectStatus(await call('POST', '/api/v1/organisations', {}, { body: org, headers: session }), 403);
+  assert.equal(r.json.type, 'urn:ctms:problem:forbidden');
+  expectStatus(await call('POST', '/api/v1/organisations', {}, {
+    body: org, headers: { ...session, 'X-CSRF-Token': 'f'.repeat(64) },
+  }), 403);
+  expectStatus(await call('POST', '/api/v1/organisations', {}, { body: org, headers: csrf }), 201);
+  expectStatus(await call('GET', '/api/v1/organisations', {}, { query: { name: org.name }, headers: session }), 200);
+
+  expectStatus(await call('DELETE', '/api/v1/sessions/current', {}, { headers: session }), 403);
+  r = expectStatus(await call('DELETE', '/api/v1/sessions/current', {}, { headers: csrf }), 204);
+  assert.match(r.headers.get('set-cookie'), /^ctms_session=; .*Max-Age=0/);
+  expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: session }), 401);
+});
+
+test('users, grants and tokens answer as the spec says', async () => {
+  const username = `u${process.pid}-${++seq}`;
+  const password = 'a long enough passphrase';
+  let r = expectStatus(await call('POST', '/api/v1/users', {}, {
+    body: { username, display_name: 'Dr. Spec Reader', email: 'spec.reader@example.org', password },
+  }), 201);
+  const id = r.json.id;
+  assert.deepEqual([r.json.status, r.json.totp, r.json.grants], ['active', false, []]);
+  expectStatus(await call('POST', '/api/v1/users', {}, { body: { username, display_name: 'Again', password } }), 409);
+  r = expectStatus(await call('POST', '/api/v1/users', {}, { body: { username: 'Bad Name', display_name: 'X', password: 'short' } }), 422);
+  expectStatus(await call('GET', '/api/v1/users'), 200);
+  expectStatus(await call('GET', '/api/v1/users/{id}', { id }), 200);
+  expectStatus(await call('GET', '/api/v1/users/{id}', { id: 999999 }), 404);
+
+  // Grants: every study, one study, one study-site.
+  r = expectStatus(await call('POST', '/api/v1/users/{id}/grants', { id }, { body: { role: 'viewer' } }), 201);
+  const global = r.json.grants[0];
+  assert.deepEqual(global, { id: global.id, role: 'viewer', study_id: null, study_site_id: null, unblinded: false });
+  r = expectStatus(await call('POST', '/api/v1/users/{id}/grants', { id }, { body: { role: 'monitor', study_id: 1, unblinded: true } }), 201);
+  // A site of study 1 other than subject 1's (site 101).
+  const site = expectStatus(await call('GET', '/api/v1/studies/{id}/sites', { id: 1 }, { query: { limit: '1000' } }), 200)
+    .json.items.at(-1);
+  assert.notEqual(site.site_number, '101');
+  r = expectStatus(await call('POST', '/api/v1/users/{id}/grants', { id }, { body: { role: 'site', study_site_id: site.id } }), 201);
+  assert.deepEqual(r.json.grants.map((g) => [g.role, g.study_id, g.study_site_id, g.unblinded]),
+    [['viewer', null, null, false], ['monitor', 1, null, true], ['site', site.study_id, site.id, false]]);
+  let listed = listedCodes(await call('POST', '/api/v1/users/{id}/grants', { id }, { body: { role: 'owner' } }), 'role');
+  assert.deepEqual(listed, schema('Role').enum, 'the roles the server names are those of Role');
+  expectStatus(await call('POST', '/api/v1/users/{id}/grants', { id: 999999 }, { body: { role: 'viewer' } }), 404);
+  expectStatus(await call('DELETE', '/api/v1/grants/{id}', { id: global.id }), 204);
+  expectStatus(await call('DELETE', '/api/v1/grants/{id}', { id: global.id }), 404);
+
+  // Tokens: made, listed without their secret, used, revoked.
+  r = expectStatus(await call('POST', '/api/v1/users/{id}/tokens', { id }, { body: { name: 'spec check', days: 7 } }), 201);
+  const token = r.json;
+  r = expectStatus(await call('POST', '/api/v1/users/{id}/tokens', { id }, { body: { days: 0 } }), 201);
+  expectStatus(await call('POST', '/api/v1/users/{id}/tokens', { id }, { body: { days: -1 } }), 422);
+  r = expectStatus(await call('GET', '/api/v1/users/{id}/tokens', { id }), 200);
+  assert.deepEqual(r.json.items.map((t) => [t.name, t.expires_at === null]), [['spec check', false], ['token', true]]);
+  assert.ok(!r.text.includes(token.token.slice(5)), 'a list of tokens never shows their secrets');
+  const theirs = { authorization: `Bearer ${token.token}` };
+  r = expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: theirs }), 200);
+  assert.equal(r.json.id, id);
+  // What they may not do is declared too: a monitor administers nothing,
+  // reads no audit trail, and changes no subject.
+  expectStatus(await call('GET', '/api/v1/users', {}, { headers: theirs }), 403);
+  expectStatus(await call('GET', '/api/v1/users/{id}', { id: 1 }, { headers: theirs }), 403);
+  expectStatus(await call('GET', '/api/v1/audit', {}, { headers: theirs }), 403);
+  expectStatus(await call('POST', '/api/v1/users/{id}/tokens', { id: 1 }, { body: {}, headers: theirs }), 403);
+  const subject = expectStatus(await call('GET', '/api/v1/subjects/{id}', { id: 1 }, { headers: theirs }), 200).json;
+  expectStatus(await call('PATCH', '/api/v1/subjects/{id}', { id: 1 }, {
+    body: { age: subject.age }, headers: { ...theirs, 'If-Match': `"${subject.version}"` },
+  }), 403);
+  expectStatus(await call('GET', '/api/v1/studies/{id}/summary', { id: 1 }, { headers: theirs }), 200);
+  expectStatus(await call('DELETE', '/api/v1/tokens/{id}', { id: token.id }, { headers: theirs }), 204);
+  expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: theirs }), 401);
+  expectStatus(await call('DELETE', '/api/v1/tokens/{id}', { id: token.id }), 404);
+
+  // Changing their own password takes the current one; an administrator disables the account.
+  const user = { username, password };
+  const own = { authorization: null, ...await cookieOf(user) };
+  expectStatus(await call('PATCH', '/api/v1/users/{id}', { id }, {
+    body: { password: 'another long passphrase', current_password: 'not my password' }, headers: own,
+  }), 403);
+  r = expectStatus(await call('PATCH', '/api/v1/users/{id}', { id }, {
+    body: { password: 'another long passphrase', current_password: password }, headers: own,
+  }), 200);
+  user.password = 'another long passphrase';
+  // A new password ends the sessions of the old one.
+  expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: own }), 401);
+  Object.assign(own, await cookieOf(user));
+  expectStatus(await call('PATCH', '/api/v1/users/{id}', { id }, { body: { status: 'disabled' }, headers: own }), 403);
+  r = expectStatus(await call('PATCH', '/api/v1/users/{id}', { id }, { body: { status: 'disabled', reason: 'left' } }), 200);
+  assert.equal(r.json.status, 'disabled');
+  expectStatus(await call('GET', '/api/v1/sessions/current', {}, { headers: own }), 401);
+  expectStatus(await call('POST', '/api/v1/sessions', {}, { body: user, headers: { authorization: null } }), 401);
+  r = expectStatus(await call('PATCH', '/api/v1/users/{id}', { id }, { body: { status: 'active' } }), 200);
+  assert.equal(r.json.status, 'active');
+  await cookieOf(user);
+});
+
+/** Signs user {username, password} in: answers the session's cookie and CSRF headers. */
+async function cookieOf(user) {
+  const r = expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: user.username, password: user.password }, headers: { authorization: null },
+  }), 201);
+  return { cookie: r.headers.get('set-cookie').split(';')[0], 'X-CSRF-Token': r.json.csrf_token };
+}
+
+test('repeated failed sign-ins lock the account: the declared 423', async () => {
+  const user = addUser(server.db, { username: `locked${process.pid}`, role: 'viewer', days: null });
+  const wrong = { username: user.username, password: 'not the password at all' };
+  for (let i = 0; i < 5; i++)
+    expectStatus(await call('POST', '/api/v1/sessions', {}, { body: wrong, headers: { authorization: null } }), 401);
+  const r = expectStatus(await call('POST', '/api/v1/sessions', {}, {
+    body: { username: user.username, password: user.password }, headers: { authorization: null },
+  }), 423);
+  assert.equal(r.json.type, 'urn:ctms:problem:locked');
+  const users = expectStatus(await call('GET', '/api/v1/users'), 200).json.items;
+  assert.ok(users.find((u) => u.username === user.username).locked_until, 'the account shows until when it is locked');
+});
+
+test('the arm is in the answers of unblinded users only, and set by them only', async () => {
+  const blinded = addUser(server.db, { username: `blind${process.pid}`, role: 'manager', study: 'DEMO-ONC-301' });
+  const theirs = { authorization: `Bearer ${blinded.token}` };
+  const subject = expectStatus(await call('GET', '/api/v1/subjects/{id}', { id: 1 }), 200).json;
+  assert.ok('arm' in subject, 'the test administrator is unblinded');
+  const seen = expectStatus(await call('GET', '/api/v1/subjects/{id}', { id: 1 }, { headers: theirs }), 200).json;
+  assert.ok(!('arm' in seen), 'a blinded user is not shown the arm');
+  const list = expectStatus(await call('GET', '/api/v1/studies/{id}/subjects', { id: 1 }, { headers: theirs }), 200).json;
+  assert.ok(list.items.every((x) => !('arm' in x)));
+  expectStatus(await call('PATCH', '/api/v1/subjects/{id}', { id: 1 }, {
+    body: { arm: 'Placebo' }, headers: { ...theirs, 'If-Match': `"${subject.version}"` },
+  }), 403);
+  const r = expectStatus(await call('PATCH', '/api/v1/subjects/{id}', { id: 1 }, {
+    body: { arm: 'DMO-1001 200 mg' }, headers: { 'If-Match': `"${subject.version}"` },
+  }), 200);
+  assert.equal(r.json.arm, 'DMO-1001 200 mg');
+});
+
+test('signatures and the signatures every signable record shows answer as the spec says', async () => {
+  const milestone = expectStatus(await call('POST', '/api/v1/studies/{id}/milestones', { id: 1 },
+    { body: { name: 'Signed milestone', kind: 'other', planned_on: '2027-01-31' } }), 201).json;
+  assert.deepEqual(milestone.signatures, []);
+  const sig = await signAs(ADMIN, 'milestone', milestone.id, 'reviewed');
+  assert.deepEqual([sig.entity, sig.entity_id, sig.record_version, sig.meaning, sig.signer_name, sig.valid],
+    ['milestone', milestone.id, milestone.version, 'reviewed', ADMIN.display_name, true]);
+  let r = expectStatus(await call('GET', '/api/v1/milestones/{id}', { id: milestone.id }), 200);
+  assert.deepEqual(r.json.signatures, [{ id: sig.id, signer_name: sig.signer_name, meaning: 'reviewed', signed_at: sig.signed_at, valid: true }]);
+  r = expectStatus(await call('GET', '/api/v1/signatures', {}, { query: { entity: 'milestone', id: String(milestone.id) } }), 200);
+  assert.deepEqual(r.json.items, [sig]);
+  // A change to what was signed shows the signature invalid.
+  expectStatus(await call('PATCH', '/api/v1/milestones/{id}', { id: milestone.id }, {
+    body: { planned_on: '2027-02-28' }, headers: { 'If-Match': `"${milestone.version}"` },
+  }), 200);
+  r = expectStatus(await call('GET', '/api/v1/signatures', {}, { query: { entity: 'milestone', id: String(milestone.id) } }), 200);
+  assert.equal(r.json.items[0].valid, false);
+
+  // The kinds and meanings the server names are those of the spec.
+  const body = { entity: 'milestone', id: milestone.id, meaning: 'approved', username: ADMIN.username, password: ADMIN.password };
+  assert.deepEqual(listedCodes(await call('POST', '/api/v1/signatures', {}, { body: { ...body, meaning: 'liked' } }), 'meaning'),
+    schema('SignatureMeaning').enum);
+  for (const entity of schema('SignableEntity').enum)
+    expectStatus(await call('GET', '/api/v1/signatures', {}, { query: { entity, id: '1' } }), 200);
+  expectStatus(await call('POST', '/api/v1/signatures', {}, { body: { ...body, entity: 'organisation', id: 1 } }), 422);
+  expectStatus(await call('POST', '/api/v1/signatures', {}, { body: { ...body, id: 999999 } }), 404);
+  expectStatus(await call('POST', '/api/v1/signatures', {}, { body: { ...body, password: 'not the password' } }), 403);
+  // Every view of the six signable kinds carries the list.
+  for (const [template, id] of [['/api/v1/studies/{id}', 1], ['/api/v1/study-sites/{id}', 1], ['/api/v1/subjects/{id}', 1],
+    ['/api/v1/protocol-versions/{id}', 1]]) {
+    r = expectStatus(await call('GET', template, { id }), 200);
+    assert.ok(Array.isArray(r.json.signatures), `${template} shows its signatures`);
+  }
+});
+
+test('the audit trail, account and signature events included, matches its schema', async () => {
+  let cursor, pages = 0;
+  const actions = new Set();
+  do {
+    const page = expectStatus(await call('GET', '/api/v1/audit', {}, { query: { limit: '1000', ...(cursor && { cursor }) } }), 200);
+    for (const e of page.json.items) actions.add(`${e.entity} ${e.action}`);
+    cursor = page.json.next_cursor;
+    pages++;
+  } while (cursor && pages < 100);
+  for (const a of ['user create', 'user login', 'user logout', 'user login_failed', 'grant create', 'grant revoke',
+    'api_token create', 'api_token revoke', 'signature sign'])
+    assert.ok(actions.has(a), `the trail has a ${a} event`);
 });
 
 // ----------------------------------- the server's answers match the schemas

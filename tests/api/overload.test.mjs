@@ -52,11 +52,12 @@ async function holdWriteLock(db) {
 }
 
 /**
- * One HTTP/1.1 exchange on a fresh TCP connection, with Connection: close.
+ * One HTTP/1.1 exchange on a fresh TCP connection, with Connection: close,
+ * carrying the API token given (as every request but /healthz must).
  * Resolves (never rejects) to {status, headers, body, json, ms, error}:
  * status is null when no answer came (error says what happened instead).
  */
-function rawRequest(port, method, path, { body, timeoutMs = 15000 } = {}) {
+function rawRequest(port, method, path, { body, token, timeoutMs = 15000 } = {}) {
   const started = performance.now();
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -93,6 +94,7 @@ function rawRequest(port, method, path, { body, timeoutMs = 15000 } = {}) {
     sock.on('error', (e) => { error = e.code || e.message; finish(); });
     const payload = body === undefined ? '' : JSON.stringify(body);
     sock.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`
+      + (token === undefined ? '' : `Authorization: Bearer ${token}\r\n`)
       + (body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`)
       + `\r\n${payload}`);
   });
@@ -135,7 +137,7 @@ test('more requests than --max-inflight are answered 503 busy at once; the admit
       // admitted (one running, three queued), the rest must not wait.
       const t0 = performance.now();
       const pending = Array.from({ length: 200 }, (_, i) =>
-        rawRequest(port, 'POST', '/api/v1/studies', { body: studyBody({ protocol_number: `FLOOD-${i}` }) }));
+        rawRequest(port, 'POST', '/api/v1/studies', { body: studyBody({ protocol_number: `FLOOD-${i}` }), token: s.token }));
       // The store waits 10 s for a lock before giving up: release before.
       let answered = 0;
       for (const p of pending) p.then((r) => { if (r.status) answered += 1; });
@@ -204,7 +206,7 @@ test('a request on a connection beyond --max-connections is answered 503 and the
       await new Promise((resolve) => sock.once('connect', resolve));
       idle.push(sock);
     }
-    const r = await rawRequest(port, 'GET', '/api/v1/studies');
+    const r = await rawRequest(port, 'GET', '/api/v1/studies', { token: s.token });
     assertBusy(r);
     assert.equal(r.headers.get('connection'), 'close');
     for (const sock of idle) sock.destroy();
@@ -212,7 +214,7 @@ test('a request on a connection beyond --max-connections is answered 503 and the
     let after;
     let refused = 1;
     for (let i = 0; i < 50; i++) {
-      after = await rawRequest(port, 'GET', '/api/v1/studies');
+      after = await rawRequest(port, 'GET', '/api/v1/studies', { token: s.token });
       if (after.status === 200) break;
       assertBusy(after);
       refused += 1;
@@ -340,7 +342,7 @@ test('SIGTERM with requests admitted: they are finished and answered, then the s
   let released = false;
   try {
     const pending = Array.from({ length: 3 }, (_, i) =>
-      rawRequest(port, 'POST', '/api/v1/studies', { body: studyBody({ protocol_number: `TERM-${i}` }) }));
+      rawRequest(port, 'POST', '/api/v1/studies', { body: studyBody({ protocol_number: `TERM-${i}` }), token: s.token }));
     for (let i = 0; i < 100 && (await metric(s, 'ctms_http_requests_in_flight')) < 3; i++) await sleep(20);
     assert.equal(await metric(s, 'ctms_http_requests_in_flight'), 3);
     const exited = new Promise((resolve) => s.child.on('exit', resolve));

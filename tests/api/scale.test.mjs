@@ -107,8 +107,11 @@ test('demo --scale writes the same portfolio for the same seed, of the size aske
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, new RegExp(`intact: ${sizes.events} events`));
   const creates = sqlRows(a.db, "SELECT count(*) AS n FROM audit_event WHERE action = 'create'")[0].n;
+  // The demo manager who signs the approvals is a user with one grant.
   const rows = ['organisations', 'sites', 'studies', 'protocol_versions', 'study_sites', 'subjects',
-    'visit_definitions', 'subject_visits', 'milestones'].reduce((sum, table) => sum + count(a.db, table), 0);
+    'visit_definitions', 'subject_visits', 'milestones', 'users', 'grants'].reduce((sum, table) => sum + count(a.db, table), 0);
+  const approved = sqlRows(a.db, "SELECT count(*) AS n FROM protocol_versions WHERE status = 'approved'")[0].n;
+  assert.equal(count(a.db, 'signatures'), approved, 'an approval without its signature');
   assert.equal(creates, rows, 'a record without its create event');
 });
 

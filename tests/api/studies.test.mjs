@@ -2,10 +2,7 @@
 // lifecycles, pagination and filters.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer, stopChecked, studyBody, assertProblem, assertNoWrite, walk, uniq,
-  createEnrollingStudy,
-} from './lib.mjs';
+import { assertNoWrite, assertProblem, createEnrollingStudy, signApproval, startServer, stopChecked, studyBody, uniq, walk } from './lib.mjs';
 
 let s;
 before(async () => { s = await startServer(); });
@@ -225,6 +222,11 @@ test('protocol versions: create, get, list, patch while draft, approve, then fro
     assertProblem(await s.transition('protocol-versions', c.json.id, 'approved', '2024-02-28'), 422, ['on']);
   });
 
+  // 21 CFR 11.50: approval needs a manager's "approved" signature first.
+  await assertNoWrite(s, async () => {
+    assertProblem(await s.transition('protocol-versions', c.json.id, 'approved', '2024-03-15'), 409);
+  });
+  await signApproval(s, c.json.id);
   const a = await s.transition('protocol-versions', c.json.id, 'approved', '2024-03-15');
   assert.equal(a.status, 200, a.text);
   assert.equal(a.json.approved_on, '2024-03-15');
@@ -239,6 +241,7 @@ test('protocol versions: create, get, list, patch while draft, approve, then fro
   });
 
   const v2 = await s.post(base, { number: '2.0', version_date: '2024-06-01' });
+  await signApproval(s, v2.json.id);
   await s.transition('protocol-versions', v2.json.id, 'approved', '2024-06-20');
   const v3 = await s.post(base, { number: '3.0', version_date: '2024-07-01' });
   assertProblem(await s.transition('protocol-versions', v3.json.id, 'rejected', '2024-07-05'), 422, ['reason']);

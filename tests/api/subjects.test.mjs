@@ -2,10 +2,7 @@
 // realistic flow, and subject lists.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer, stopChecked, studyBody, siteBody, subjectBody, assertProblem, assertNoWrite, walk,
-  createEnrollingSetup, createEnrollingStudy, createApprovedProtocol, createSite, SITE_STEPS,
-} from './lib.mjs';
+import { SITE_STEPS, assertNoWrite, assertProblem, createApprovedProtocol, createEnrollingSetup, createEnrollingStudy, createSite, signApproval, siteBody, startServer, stopChecked, studyBody, subjectBody, walk } from './lib.mjs';
 
 let s;
 before(async () => { s = await startServer(); });
@@ -88,6 +85,7 @@ test('consent_version must name an approved protocol version of the study', asyn
   });
   const ok = await s.post(base, subjectBody(site.site_number, { consent_version: '1.0' }));
   assert.equal(ok.status, 201, ok.text);
+  await signApproval(s, draft.json.id);
   await s.transition('protocol-versions', draft.json.id, 'approved', '2024-05-10');
   const p = await s.patch(`/api/v1/subjects/${ok.json.id}`, { consent_version: '2.0' }, 1);
   assert.equal(p.status, 200, p.text);

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, stopChecked, subjectBody, assertProblem, assertNoWrite, auditCount, walk,
+  ADMIN, startServer, stopChecked, subjectBody, assertProblem, assertNoWrite, auditCount, walk,
   createEnrollingSetup, createEnrollingStudy, uniq,
 } from './lib.mjs';
 
@@ -470,8 +470,8 @@ test('the audit trail of a visit and of its definition', async () => {
 
   const trail = (await s.get(`/api/v1/audit?entity=subject_visit&id=${v.id}`)).json.items;
   assert.deepEqual(trail.map((e) => [e.entity, e.entity_id, e.action, e.actor, e.reason]), [
-    ['subject_visit', v.id, 'create', 'system', null],
-    ['subject_visit', v.id, 'update', 'system', 'site query 12'],
+    ['subject_visit', v.id, 'create', ADMIN.display_name, null],
+    ['subject_visit', v.id, 'update', ADMIN.display_name, 'site query 12'],
   ]);
   const created = Object.fromEntries(trail[0].changes.map((c) => [c.field, [c.old, c.new]]));
   assert.deepEqual(created, {

@@ -52,7 +52,9 @@ test('a backup taken while clients write restores to a store holding every write
       assertIntegrity(restored, 'of the restored copy');
       assertAuditVerifies(restored, 'of the restored copy');
       const counts = checkStore(restored, { acks: before, exact: false, label: 'restored copy' });
-      assert.equal(counts.events, Number(m[2]), 'the copy holds the events the backup reported');
+      const all = Number(sqlRows(restored, 'SELECT count(*) AS n FROM audit_event')[0].n);
+      assert.equal(all, Number(m[2]), 'the copy holds the events the backup reported');
+      assert.ok(counts.events > 0 && counts.events <= all);
       const live = sqlRows(s.db, 'SELECT seq, hash FROM audit_event ORDER BY seq');
       const copy = sqlRows(restored, 'SELECT seq, hash FROM audit_event ORDER BY seq');
       assert.ok(live.length > copy.length, 'writes went on after the backup');

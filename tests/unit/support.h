@@ -43,6 +43,9 @@ const char *test_status(struct db *db, const struct entity_def *def, int64_t id)
 
 /* record_transition with actor_system() and any version; drops the returned
  * record. The caller's e receives the error. */
+/* A manager's "approved" signature on a protocol version (the demo
+ * manager's, created on first use); test_move signs before approving. */
+void test_sign_approval(struct db *db, int64_t protocol_version_id);
 int test_move(struct db *db, const struct entity_def *def, int64_t id, const char *to,
 	      const char *on, const char *reason, struct err *e);
 /* As test_move, but the step must succeed. */

@@ -18,7 +18,7 @@
 /* Appends n events to study 1..n in one transaction each. */
 static void append_events(struct db *db, int n)
 {
-	static const struct actor someone = {7, "Dana Scully"};
+	static const struct actor someone = {.id = 7, .name = "Dana Scully", .system = true};
 	for (int i = 1; i <= n; i++) {
 		struct err e = {0};
 		json_t *changes = json_array();

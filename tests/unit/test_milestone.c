@@ -200,18 +200,18 @@ static void lists_filter_by_kind_and_site(void **state)
 				&out, &e),
 			 0);
 	json_decref(out);
-	assert_int_equal(record_list(db, &milestone_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &milestone_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	/* list items carry the derived fields */
 	assert_non_null(json_object_get(json_array_get(items, 0), "overdue"));
 	json_decref(items);
 	q.filters = &by_site;
-	assert_int_equal(record_list(db, &milestone_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &milestone_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_string_equal(json_str(json_array_get(items, 0), "name"), "Site 101 active");
 	json_decref(items);
 	q.filters = &by_name;
-	assert_int_equal(record_list(db, &milestone_def, &q, &items, &next, &e), CTMS_EINVAL);
+	assert_int_equal(record_list(db, actor_system(), &milestone_def, &q, &items, &next, &e), CTMS_EINVAL);
 	assert_true(test_err_names(&e, "name"));
 	err_release(&e);
 }

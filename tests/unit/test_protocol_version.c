@@ -137,6 +137,7 @@ static void approval_cannot_predate_the_version(void **state)
 	struct db *db = *state;
 	int64_t study = test_study(db, "PV-DATE");
 	int64_t id = test_protocol_version(db, study, "1.0", "2024-03-10", NULL);
+	test_sign_approval(db, id);
 	int64_t events = test_audit_count(db);
 	struct err e = {0};
 
@@ -147,6 +148,31 @@ static void approval_cannot_predate_the_version(void **state)
 	assert_int_equal(test_audit_count(db), events);
 	err_release(&e);
 	test_move_ok(db, &protocol_version_def, id, "approved", "2024-03-10", NULL);
+}
+
+/* 21 CFR 11.50, 11.70: approval takes a valid "approved" signature by a
+ * manager of the study; the system actor is no exception. */
+static void approval_needs_a_managers_signature(void **state)
+{
+	struct db *db = *state;
+	int64_t study = test_study(db, "PV-SIGN");
+	int64_t id = test_protocol_version(db, study, "1.0", "2024-03-10", NULL);
+	struct transition t = {"approved", "2024-03-12", NULL};
+	int64_t events = test_audit_count(db);
+	struct err e = {0};
+	json_t *out = NULL;
+
+	assert_int_equal(record_transition(db, actor_system(), &protocol_version_def, id, 0, &t, &out, &e),
+			 CTMS_ESTATE);
+	assert_non_null(strstr(e.detail, "signature"));
+	assert_string_equal(test_status(db, &protocol_version_def, id), "draft");
+	assert_int_equal(test_audit_count(db), events);
+	err_release(&e);
+	test_sign_approval(db, id);
+	err_init(&e);
+	assert_int_equal(record_transition(db, actor_system(), &protocol_version_def, id, 0, &t, &out, &e), 0);
+	json_decref(out);
+	err_release(&e);
 }
 
 static void only_drafts_can_be_edited(void **state)
@@ -276,6 +302,8 @@ int main(void)
 						test_db_teardown),
 		cmocka_unit_test_setup_teardown(rejection_needs_a_reason, test_db_setup, test_db_teardown),
 		cmocka_unit_test_setup_teardown(approval_cannot_predate_the_version, test_db_setup,
+						test_db_teardown),
+		cmocka_unit_test_setup_teardown(approval_needs_a_managers_signature, test_db_setup,
 						test_db_teardown),
 		cmocka_unit_test_setup_teardown(only_drafts_can_be_edited, test_db_setup, test_db_teardown),
 		cmocka_unit_test_setup_teardown(the_current_version_is_the_latest_approved, test_db_setup,

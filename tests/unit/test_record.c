@@ -250,7 +250,7 @@ static void create_stores_the_record_and_its_audit_event(void **state)
 	assert_int_equal(strlen(json_str(rec, "created_at")), TIMESTAMP_LEN - 1);
 	assert_string_equal(json_str(rec, "created_at"), json_str(rec, "updated_at"));
 
-	assert_int_equal(record_get(db, &gadget_def, json_int(rec, "id", 0), &again, &e), 0);
+	assert_int_equal(record_get(db, actor_system(), &gadget_def, json_int(rec, "id", 0), &again, &e), 0);
 	assert_true(json_equal(rec, again));
 
 	/* one event, listing each given field from null */
@@ -546,7 +546,7 @@ static void missing_records_are_not_found(void **state)
 	struct transition t = {"start_up", "2024-02-01", NULL};
 	int64_t events = test_audit_count(db);
 
-	assert_int_equal(record_get(db, &gadget_def, 999, &out, &e), CTMS_ENOTFOUND);
+	assert_int_equal(record_get(db, actor_system(), &gadget_def, 999, &out, &e), CTMS_ENOTFOUND);
 	assert_null(out);
 	err_release(&e);
 	e = (struct err){0};
@@ -673,7 +673,7 @@ static int64_t expect_page(struct db *db, const struct list_query *q, const char
 	json_t *items = NULL;
 	int64_t next = -1;
 	struct buf got;
-	int rc = record_list(db, &gadget_def, q, &items, &next, &e);
+	int rc = record_list(db, actor_system(), &gadget_def, q, &items, &next, &e);
 
 	test_expect_ok(rc, &e, "record_list");
 	buf_init(&got, 1000);
@@ -769,7 +769,7 @@ static void lists_filter_by_declared_fields_only(void **state)
 		struct err e = {0};
 		json_t *items = (json_t *)1;
 		int64_t next = -1;
-		assert_int_equal(record_list(db, &gadget_def, &q, &items, &next, &e), CTMS_EINVAL);
+		assert_int_equal(record_list(db, actor_system(), &gadget_def, &q, &items, &next, &e), CTMS_EINVAL);
 		assert_true(test_err_names(&e, refused[i].field));
 		assert_null(items);
 		err_release(&e);
@@ -788,19 +788,19 @@ static void children_list_and_read_under_their_parent(void **state)
 	json_t *items = NULL, *out = NULL;
 	int64_t next;
 
-	assert_int_equal(record_list(db, &protocol_version_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &protocol_version_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 2);
 	assert_int_equal(json_int(json_array_get(items, 0), "id", 0), a1);
 	assert_int_equal(json_int(json_array_get(items, 1), "id", 0), a2);
 	json_decref(items);
 	q.parent_id = 0; /* every study */
-	assert_int_equal(record_list(db, &protocol_version_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &protocol_version_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 3);
 	json_decref(items);
 
-	assert_int_equal(record_get_child(db, &protocol_version_def, b, b1, &out, &e), 0);
+	assert_int_equal(record_get_child(db, actor_system(), &protocol_version_def, b, b1, &out, &e), 0);
 	json_decref(out);
-	assert_int_equal(record_get_child(db, &protocol_version_def, b, a1, &out, &e), CTMS_ENOTFOUND);
+	assert_int_equal(record_get_child(db, actor_system(), &protocol_version_def, b, a1, &out, &e), CTMS_ENOTFOUND);
 	assert_null(out);
 	err_release(&e);
 }

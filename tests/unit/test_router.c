@@ -15,13 +15,13 @@
 static const int things, thing, thing_patch, part, actions, ping;
 
 static const struct route table[] = {
-	{"GET", "/things", NULL, &things},
-	{"POST", "/things", NULL, &things},
-	{"GET", "/things/{id}", NULL, &thing},
-	{"PATCH", "/things/{id}", NULL, &thing_patch},
-	{"GET", "/things/{id}/parts/{id}", NULL, &part},
-	{"POST", "/actions", NULL, &actions},
-	{"GET", "/ping", NULL, &ping},
+	{"GET", "/things", NULL, &things, 0},
+	{"POST", "/things", NULL, &things, 0},
+	{"GET", "/things/{id}", NULL, &thing, 0},
+	{"PATCH", "/things/{id}", NULL, &thing_patch, 0},
+	{"GET", "/things/{id}/parts/{id}", NULL, &part, 0},
+	{"POST", "/actions", NULL, &actions, 0},
+	{"GET", "/ping", NULL, &ping, 0},
 };
 #define NTABLE (sizeof(table) / sizeof(*table))
 

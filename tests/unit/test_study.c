@@ -326,18 +326,18 @@ static void lists_filter_by_status_and_phase(void **state)
 	test_study(db, "L-1");
 	int64_t started = test_study_started(db, "L-2");
 	test_study(db, "L-3");
-	assert_int_equal(record_list(db, &study_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &study_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(json_int(json_array_get(items, 0), "id", 0), started);
 	/* list items are rendered like single records */
 	assert_non_null(json_object_get(json_array_get(items, 0), "current_protocol_version"));
 	json_decref(items);
 	q.filters = &by_phase;
-	assert_int_equal(record_list(db, &study_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &study_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 3);
 	json_decref(items);
 	q.filters = &by_title;
-	assert_int_equal(record_list(db, &study_def, &q, &items, &next, &e), CTMS_EINVAL);
+	assert_int_equal(record_list(db, actor_system(), &study_def, &q, &items, &next, &e), CTMS_EINVAL);
 	assert_true(test_err_names(&e, "title"));
 	assert_null(items);
 	err_release(&e);

@@ -336,18 +336,18 @@ static void lists_sites_of_one_study(void **state)
 	test_study_site(db, a, "101");
 	int64_t active = test_study_site_activated(db, a, "102");
 	test_study_site(db, b, "101");
-	assert_int_equal(record_list(db, &study_site_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &study_site_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 2);
 	assert_string_equal(json_str(json_array_get(items, 1), "institution_name"), "Hospital 102");
 	json_decref(items);
 	q.filters = &activated;
 	q.nfilters = 1;
-	assert_int_equal(record_list(db, &study_site_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &study_site_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(json_int(json_array_get(items, 0), "id", 0), active);
 	json_decref(items);
 	q.filters = &bad;
-	assert_int_equal(record_list(db, &study_site_def, &q, &items, &next, &e), CTMS_EINVAL);
+	assert_int_equal(record_list(db, actor_system(), &study_site_def, &q, &items, &next, &e), CTMS_EINVAL);
 	assert_true(test_err_names(&e, "investigator_name"));
 	err_release(&e);
 }

@@ -581,13 +581,13 @@ static void lists_filter_subjects(void **state)
 	int64_t a = consented_subject(f, "S-001");
 	consented_subject(f, "S-002");
 	test_move_ok(f->db, &subject_def, a, "enrolled", "2024-02-10", NULL);
-	assert_int_equal(record_list(f->db, &subject_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(f->db, actor_system(), &subject_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(json_int(json_array_get(items, 0), "id", 0), a);
 	assert_string_equal(json_str(json_array_get(items, 0), "age_band"), "18-64");
 	json_decref(items);
 	q.filters = &by_age;
-	assert_int_equal(record_list(f->db, &subject_def, &q, &items, &next, &e), CTMS_EINVAL);
+	assert_int_equal(record_list(f->db, actor_system(), &subject_def, &q, &items, &next, &e), CTMS_EINVAL);
 	assert_true(test_err_names(&e, "age"));
 	err_release(&e);
 }

@@ -629,7 +629,7 @@ static void lists_filter_by_definition_and_kind(void **state)
 	json_object_set_new(in, "name", json_string("UNSCHEDULED"));
 	create_ok(db, &subject_visit_def, sc.subject, in);
 
-	assert_int_equal(record_list(db, &subject_visit_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &subject_visit_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_string_equal(json_str(json_array_get(items, 0), "visit_number"), "4");
 	/* list items carry the derived fields */
@@ -637,19 +637,19 @@ static void lists_filter_by_definition_and_kind(void **state)
 	json_decref(items);
 
 	q.filters = &by_kind;
-	assert_int_equal(record_list(db, &subject_visit_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &subject_visit_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_string_equal(json_str(json_array_get(items, 0), "name"), "AE FOLLOW-UP");
 	json_decref(items);
 
 	q.nfilters = 0;
 	q.limit = 3;
-	assert_int_equal(record_list(db, &subject_visit_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &subject_visit_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 3);
 	assert_true(next > 0);
 	json_decref(items);
 	q.after_id = next;
-	assert_int_equal(record_list(db, &subject_visit_def, &q, &items, &next, &e), 0);
+	assert_int_equal(record_list(db, actor_system(), &subject_visit_def, &q, &items, &next, &e), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(next, 0);
 	json_decref(items);
@@ -657,7 +657,7 @@ static void lists_filter_by_definition_and_kind(void **state)
 	q.after_id = 0;
 	q.filters = &by_number;
 	q.nfilters = 1;
-	assert_int_equal(record_list(db, &subject_visit_def, &q, &items, &next, &e), CTMS_EINVAL);
+	assert_int_equal(record_list(db, actor_system(), &subject_visit_def, &q, &items, &next, &e), CTMS_EINVAL);
 	assert_true(test_err_names(&e, "visit_number"));
 	err_release(&e);
 }
