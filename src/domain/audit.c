@@ -392,22 +392,44 @@ int audit_list(struct db *db, const struct audit_query *q, json_t **items, int64
 	       struct err *e)
 {
 	struct db_stmt *st;
-	int rc, n = 0;
+	struct buf sql;
+	int rc, n = 0, p = 1;
 	int limit = q->limit > 0 ? q->limit : 100;
 
 	*items = json_array();
 	*next_seq = 0;
-	rc = db_prepare(db,
-			"SELECT seq, at, actor_id, actor_name, entity, entity_id, action, changes, reason, hash"
-			" FROM audit_event WHERE (CAST($1 AS TEXT) IS NULL OR entity = $1) AND (CAST($2 AS BIGINT) = 0 OR entity_id = $2)"
-			" AND seq > $3 ORDER BY seq LIMIT $4",
-			&st);
+	/* Only the filters given, so each query uses its index. */
+	buf_init(&sql, 1024);
+	buf_puts(&sql, "SELECT seq, at, actor_id, actor_name, entity, entity_id, action, changes, reason,"
+		       " hash FROM audit_event WHERE seq > $1");
+	if (q->entity)
+		buf_printf(&sql, " AND entity = $%d", ++p);
+	if (q->entity_id)
+		buf_printf(&sql, " AND entity_id = $%d", ++p);
+	if (q->by_actor)
+		buf_printf(&sql, " AND actor_id = $%d", ++p);
+	if (q->from_us)
+		buf_printf(&sql, " AND at >= $%d", ++p);
+	if (q->to_us)
+		buf_printf(&sql, " AND at <= $%d", ++p);
+	buf_printf(&sql, " ORDER BY seq LIMIT $%d", ++p);
+	rc = db_prepare(db, sql.ptr, &st);
+	buf_release(&sql);
 	if (rc)
 		return err_set(e, rc, "cannot read the audit trail: %s", db_errmsg(db));
-	db_bind_text(st, 1, q->entity);
-	db_bind_int(st, 2, q->entity_id);
-	db_bind_int(st, 3, q->after_seq);
-	db_bind_int(st, 4, limit + 1);
+	p = 1;
+	db_bind_int(st, p, q->after_seq);
+	if (q->entity)
+		db_bind_text(st, ++p, q->entity);
+	if (q->entity_id)
+		db_bind_int(st, ++p, q->entity_id);
+	if (q->by_actor)
+		db_bind_int(st, ++p, q->actor_id);
+	if (q->from_us)
+		db_bind_int(st, ++p, q->from_us);
+	if (q->to_us)
+		db_bind_int(st, ++p, q->to_us);
+	db_bind_int(st, ++p, limit + 1);
 	while ((rc = db_step(st)) == 1) {
 		char ts[TIMESTAMP_LEN];
 		if (++n > limit) {

@@ -11,6 +11,7 @@
 #define CTMS_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct db;
@@ -35,6 +36,9 @@ int audit_verify(struct db *db, int64_t *count, int64_t *broken, struct err *e);
 struct audit_query {
 	const char *entity; /* NULL: any */
 	int64_t entity_id;  /* 0: any */
+	bool by_actor;      /* only the events of actor_id (0: the system actor) */
+	int64_t actor_id;
+	int64_t from_us, to_us; /* events at from_us up to to_us inclusive; 0: open */
 	int64_t after_seq;  /* cursor: events after this seq */
 	int limit;
 };

@@ -29,6 +29,7 @@
 #include "http/routes_auth.h"
 #include "http/server.h"
 #include "util/buf.h"
+#include "util/date.h"
 #include "util/json.h"
 
 #define MAX_FILTERS 8
@@ -515,8 +516,13 @@ static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, con
 	struct err *e = cls;
 	(void)kind;
 	(void)value;
-	if (strcmp(key, "entity") && strcmp(key, "id") && strcmp(key, "limit") && strcmp(key, "cursor"))
-		err_field(e, key, "is not a filter of the audit trail (entity, id)");
+	static const char *const known[] = {"entity", "id", "actor_id", "from", "to", "limit", "cursor",
+					    NULL};
+	bool ok = false;
+	for (size_t i = 0; known[i]; i++)
+		ok |= !strcmp(key, known[i]);
+	if (!ok)
+		err_field(e, key, "is not a filter of the audit trail (entity, id, actor_id, from, to)");
 	return MHD_YES;
 }
 
@@ -571,6 +577,25 @@ static void h_audit(struct request *r)
 					"study_site, subject, milestone, visit_definition, subject_visit, "
 					"enrollment_plan_point, diversity_goal, user, grant, api_token, "
 					"signature, setting");
+	const char *actor = request_query(r, "actor_id"), *from = request_query(r, "from"),
+		   *to = request_query(r, "to");
+	if (actor) {
+		char *end;
+		errno = 0;
+		q.actor_id = strtoll(actor, &end, 10);
+		q.by_actor = true;
+		if (errno || *end || end == actor || q.actor_id < 0)
+			err_field(&e, "actor_id", "must be a user's id (0: the command line)");
+	}
+	/* A date means its whole day (UTC); a timestamp the instant. */
+	if (from && timestamp_parse(from, &q.from_us))
+		err_field(&e, "from", "must be a date YYYY-MM-DD or a UTC timestamp YYYY-MM-DDThh:mm:ssZ");
+	if (to && timestamp_parse(to, &q.to_us))
+		err_field(&e, "to", "must be a date YYYY-MM-DD or a UTC timestamp YYYY-MM-DDThh:mm:ssZ");
+	else if (to && strlen(to) == 10)
+		q.to_us += 86400LL * 1000000 - 1;
+	if (q.from_us && q.to_us && q.from_us > q.to_us)
+		err_field(&e, "to", "is before from");
 	if (e.code) {
 		reply_error(r, &e, NULL);
 		err_release(&e);

@@ -202,3 +202,26 @@ test('tampering: ctms audit verify exits 0 on an intact trail and 1 naming the a
     t.cleanup();
   }
 });
+
+test('the trail filters by actor and time range as well as by record', async () => {
+  const mine = await s.post('/api/v1/organisations', { name: `Filtered ${Date.now()}`, kind: 'vendor' });
+  assert.equal(mine.status, 201, mine.text);
+  const [created] = await trail('organisation', mine.json.id);
+  // The command line writes as actor 0; the test administrator is a user.
+  const byAdmin = await walk(s, `/api/v1/audit?actor_id=${created.actor_id}`, 1000);
+  assert.ok(created.actor_id > 0);
+  assert.ok(byAdmin.length > 0 && byAdmin.every((e) => e.actor_id === created.actor_id));
+  assert.ok(byAdmin.some((e) => e.seq === created.seq));
+  const bySystem = await walk(s, '/api/v1/audit?actor_id=0', 1000);
+  assert.ok(bySystem.length > 0 && bySystem.every((e) => e.actor_id === 0 && e.actor === 'system'));
+  // from/to take an instant (inclusive) or a whole UTC day.
+  const at = (await s.get(`/api/v1/audit?from=${created.at}&to=${created.at}`)).json.items;
+  assert.ok(at.length >= 1 && at.every((e) => e.at === created.at), JSON.stringify(at));
+  const day = created.at.slice(0, 10);
+  const today = await walk(s, `/api/v1/audit?from=${day}&to=${day}&entity=organisation`, 1000);
+  assert.ok(today.some((e) => e.seq === created.seq));
+  assert.deepEqual((await s.get('/api/v1/audit?to=2000-01-01')).json.items, []);
+  assertProblem(await s.get('/api/v1/audit?actor_id=someone'), 422, ['actor_id']);
+  assertProblem(await s.get('/api/v1/audit?from=yesterday'), 422, ['from']);
+  assertProblem(await s.get(`/api/v1/audit?from=${day}&to=2000-01-01`), 422, ['to']);
+});
