@@ -322,6 +322,15 @@ void h_token_create(struct request *r)
 		err_field(&e, "days", "must be a whole number of days (0: no expiry)");
 	if (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name")))
 		err_field(&e, "name", "must be a string");
+	/* A token outlives no session by much unless an administrator says so. */
+	struct err probe;
+	err_init(&probe);
+	bool admin = !access_capability(r->actor, CAP_ADMINISTER, 0, &probe);
+	err_release(&probe);
+	if (!e.code && !admin && days &&
+	    (json_integer_value(days) == 0 || json_integer_value(days) > 90))
+		err_field(&e, "days", "must be from 1 to 90 for your own tokens; an administrator "
+				      "issues longer ones");
 	if (e.code || token_create(r->db, r->actor, r->ids[0], json_str(body, "name"),
 				   days ? (int)json_integer_value(days) : 90, &token, &id, &e)) {
 		json_decref(body);

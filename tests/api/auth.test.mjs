@@ -608,3 +608,18 @@ test('lockout and timeouts follow the settings', async () => {
     assert.equal(ctms(['settings', 'set', '--db', s.db, 'idle_minutes', '30']).status, 0);
   }
 });
+
+test('a user mints their own tokens for at most 90 days; an administrator for longer', async () => {
+  const u = addUser(s.db, { username: 'tina-tokens', role: 'viewer' });
+  u.id = Number(sqlRows(s.db, "SELECT id FROM users WHERE username = 'tina-tokens'")[0].id);
+  const me = { authorization: `Bearer ${u.token}` };
+  const before = auditCount(s.db);
+  for (const days of [0, 91, 3650]) {
+    assertProblem(await s.request('POST', `/api/v1/users/${u.id}/tokens`, { body: { days }, headers: me }), 422, ['days']);
+  }
+  assert.equal(auditCount(s.db), before);
+  const ok90 = await s.request('POST', `/api/v1/users/${u.id}/tokens`, { body: { days: 90 }, headers: me });
+  assert.equal(ok90.status, 201, ok90.text);
+  const forever = await s.post(`/api/v1/users/${u.id}/tokens`, { days: 0, name: 'integration' });
+  assert.equal(forever.status, 201, forever.text);
+});
