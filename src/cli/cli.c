@@ -18,6 +18,7 @@
 #include "domain/signature.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "cli/import_command.h"
 #include "util/buf.h"
 #include "util/hash.h"
 
@@ -53,6 +54,7 @@ static const char usage_main[] =
 	"  backup        copy a live SQLite database and check the copy\n"
 	"  demo          load the demo portfolio into an empty database\n"
 	"  forecast      a study's enrollment forecast as a table\n"
+	"  import ctgov  import ClinicalTrials.gov study records\n"
 	"  routes        list the HTTP routes\n"
 	"  user          add, grant, disable, enable or list users\n"
 	"  token         create an API token for a user\n"
@@ -617,6 +619,8 @@ int cli_main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "audit"))
 		return cmd_audit(argc, argv);
+	if (!strcmp(cmd, "import"))
+		return import_command(argc, argv);
 	if (!strcmp(cmd, "user"))
 		return cli_user(argc, argv);
 	if (!strcmp(cmd, "token"))

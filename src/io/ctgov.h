@@ -1,0 +1,66 @@
+/* ClinicalTrials.gov API v2 import: study records (the JSON CT.gov serves
+ * for one study, with its protocolSection) become ctms studies, their
+ * locations study-sites, through the domain layer, so every write is
+ * validated and audited like any other.
+ *
+ * A study is keyed by its NCT id: the first import creates it, a later one
+ * compares each mapped field with what ctms holds and updates only the
+ * fields that differ; an identical record writes nothing, not even an
+ * audit event. A location is keyed by its position in the record's location
+ * list, which gives its site number ("001", "002", ...). Each study is one
+ * transaction: a study that fails leaves the others loaded.
+ *
+ * Anything that does not fit a ctms field is reported, never invented: a
+ * study or a location that cannot be mapped is rejected with its reason;
+ * a value that had to be adapted (a YYYY-MM date taken as the first of the
+ * month, an absent phase taken as NA, a time zone taken as the country's
+ * main one) is counted in the report. */
+#ifndef CTMS_IO_CTGOV_H
+#define CTMS_IO_CTGOV_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct db;
+struct actor;
+struct err;
+
+struct ctgov_counts {
+	int64_t created, updated, unchanged, rejected;
+};
+
+struct ctgov_report {
+	struct ctgov_counts studies, study_sites;
+	int64_t month_dates;     /* YYYY-MM dates recorded as the first of the month */
+	int64_t phase_absent;    /* studies without a phase, recorded as NA */
+	int64_t zone_main;       /* sites given their multi-zone country's main zone */
+	int64_t no_investigator; /* sites whose investigator is "Not reported" */
+	int64_t city_merged;     /* sites named "facility, city": the facility is a site elsewhere */
+	/* [{"where", "nct_id"?, "location"?, "reason"}]: every rejected study and
+	 * study-site, in file order. */
+	json_t *rejected;
+	/* [{"where", "nct_id", "note"}]: values left out of an imported study. */
+	json_t *notes;
+};
+
+void ctgov_report_init(struct ctgov_report *r);
+void ctgov_report_release(struct ctgov_report *r);
+
+/* Imports one study record (a JSON value as CT.gov serves it); where names
+ * it in the report ("studies.jsonl:12"). Outcomes go to the report; the
+ * function itself does not fail. */
+void ctgov_import_record(struct db *db, const struct actor *a, const json_t *record,
+			 const char *where, struct ctgov_report *r);
+
+/* Imports a file holding one JSON study per line or one JSON array of
+ * studies. A line or element that is not a study record is rejected in the
+ * report. Returns CTMS_EIO, and imports nothing, when the file cannot be
+ * read (or an array file is not valid JSON as a whole). */
+int ctgov_import_file(struct db *db, const struct actor *a, const char *path,
+		      struct ctgov_report *r, struct err *e);
+
+/* Prints the counts, the adaptations, every rejection and every note. */
+void ctgov_report_print(FILE *out, const struct ctgov_report *r);
+
+#endif

@@ -1,0 +1,123 @@
+// `ctms import ctgov`: the shipped ClinicalTrials.gov records load in full
+// minus what is genuinely invalid, a re-import changes nothing, a changed
+// record updates only its changed fields, and bad lines are reported.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ctms, sqlRows, PG_DIR } from './lib.mjs';
+
+const DATA = new URL('../../data/ctgov/studies.jsonl', import.meta.url).pathname;
+const STUDIES = 964;
+const LOCATIONS = 6207;
+
+function importFile(db, file) {
+  const started = process.hrtime.bigint();
+  const r = ctms(['import', 'ctgov', '--db', db, file]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  assert.equal(r.status, 0, r.stderr);
+  const counts = (what) => {
+    const m = r.stdout.match(new RegExp(`^${what}: (\\d+) created, (\\d+) updated, (\\d+) unchanged, (\\d+) rejected$`, 'm'));
+    assert.ok(m, `no ${what} counts in:\n${r.stdout}`);
+    const [created, updated, unchanged, rejected] = m.slice(1).map(Number);
+    return { created, updated, unchanged, rejected };
+  };
+  const rejections = r.stdout.split('\n').filter((line) => line.startsWith('rejected '));
+  return { out: r.stdout, seconds, studies: counts('studies'), sites: counts('study-sites'), rejections };
+}
+
+const auditCount = (db) => sqlRows(db, 'SELECT count(*) AS n FROM audit_event')[0].n;
+
+test('ctms import ctgov loads the shipped records and re-imports idempotently', { skip: PG_DIR ? 'runs on a SQLite file' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-ctgov-'));
+  try {
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+
+    const first = importFile(db, DATA);
+    console.log(`import of ${STUDIES} studies: ${first.seconds.toFixed(2)} s`);
+    assert.ok(first.seconds < 30, `import took ${first.seconds} s`);
+    const { studies, sites } = first;
+    assert.equal(studies.created + studies.rejected, STUDIES);
+    assert.equal(studies.updated + studies.unchanged, 0);
+    const studyRejections = first.rejections.filter((l) => l.startsWith('rejected study '));
+    const siteRejections = first.rejections.filter((l) => l.startsWith('rejected study-site '));
+    assert.equal(studyRejections.length, studies.rejected);
+    for (const line of first.rejections) assert.match(line, /: \S.{5,}$/, `no reason: ${line}`);
+    assert.ok(studyRejections.some((l) => /NCT000001: invalid NCT id/.test(l)), studyRejections.join('\n'));
+    // Only studies ctms cannot hold are rejected: a bad id or no target enrollment.
+    for (const line of studyRejections) assert.match(line, /invalid NCT id|enrollment/, line);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM studies')[0].n, STUDIES - studies.rejected);
+
+    // Locations of rejected studies never reach the site count.
+    const rejectedNcts = new Set(studyRejections.map((l) => l.split(' ')[3].replace(':', '')));
+    let offered = 0;
+    for (const line of readFileSync(DATA, 'utf8').split('\n').filter(Boolean)) {
+      const ps = JSON.parse(line).protocolSection;
+      if (!rejectedNcts.has(ps.identificationModule.nctId)) offered += (ps.contactsLocationsModule?.locations ?? []).length;
+    }
+    assert.ok(offered <= LOCATIONS);
+    assert.equal(sites.created + sites.rejected, offered);
+    assert.equal(siteRejections.length, sites.rejected);
+    for (const line of siteRejections) assert.match(line, /facility/, line);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM study_sites')[0].n, sites.created);
+    assert.match(first.out, /dates given as YYYY-MM recorded as the first of the month/);
+
+    // The mapped fields, for one well-known record.
+    const [study] = sqlRows(db, "SELECT * FROM studies WHERE nct_id = 'NCT00141349'");
+    assert.ok(study, 'NCT00141349 imported');
+    assert.equal(study.status, 'planned');
+    assert.match(study.planned_start_on ?? '', /^\d{4}-\d{2}-\d{2}$/);
+    const zones = sqlRows(db, 'SELECT DISTINCT time_zone FROM study_sites').map((r) => r.time_zone);
+    assert.ok(zones.includes('America/Los_Angeles') && zones.includes('Europe/Paris'), zones.join(','));
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM study_sites WHERE country NOT GLOB '[A-Z][A-Z]'")[0].n, 0);
+
+    // Re-importing the same file changes nothing and writes no audit event.
+    const events = auditCount(db);
+    const again = importFile(db, DATA);
+    assert.deepEqual(again.studies, { created: 0, updated: 0, unchanged: studies.created, rejected: studies.rejected });
+    assert.deepEqual(again.sites, { created: 0, updated: 0, unchanged: sites.created, rejected: sites.rejected });
+    assert.equal(auditCount(db), events);
+
+    // A newer version of one record: only its changed fields are written.
+    const record = JSON.parse(readFileSync(DATA, 'utf8').split('\n').find((l) => l.includes('"NCT00141349"')));
+    const ident = record.protocolSection.identificationModule;
+    ident.officialTitle = `${ident.officialTitle ?? ident.briefTitle} (amended)`;
+    record.protocolSection.designModule.enrollmentInfo.count += 7;
+    const changed = join(dir, 'changed.jsonl');
+    writeFileSync(changed, `${JSON.stringify(record)}\n`);
+    const update = importFile(db, changed);
+    assert.deepEqual(update.studies, { created: 0, updated: 1, unchanged: 0, rejected: 0 });
+    assert.equal(update.sites.created + update.sites.updated, 0);
+    const newEvents = sqlRows(db, `SELECT entity, action, changes FROM audit_event WHERE seq > ${events} ORDER BY seq`);
+    assert.equal(newEvents.length, 1, JSON.stringify(newEvents));
+    assert.equal(newEvents[0].entity, 'study');
+    const fields = JSON.parse(newEvents[0].changes).map((c) => c.field).sort();
+    assert.deepEqual(fields, ['target_enrollment', 'title']);
+    const [after] = sqlRows(db, "SELECT title, target_enrollment FROM studies WHERE nct_id = 'NCT00141349'");
+    assert.equal(after.title, ident.officialTitle);
+    assert.equal(after.target_enrollment, study.target_enrollment + 7);
+
+    // Malformed lines are reported and skipped; the good line still loads.
+    const good = JSON.parse(readFileSync(DATA, 'utf8').split('\n')[1]);
+    good.protocolSection.identificationModule.nctId = 'NCT99999991';
+    good.protocolSection.identificationModule.orgStudyIdInfo = { id: 'CTGOV-TEST-1' };
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, ['{not json', '{"derivedSection": {}}', '[1, 2]', JSON.stringify(good), ''].join('\n'));
+    const mixed = importFile(db, bad);
+    assert.equal(mixed.studies.rejected, 3);
+    assert.equal(mixed.studies.created, 1);
+    assert.match(mixed.out, /^rejected study bad\.jsonl:1: not JSON/m);
+    assert.match(mixed.out, /^rejected study bad\.jsonl:2: no protocolSection/m);
+    assert.match(mixed.out, /^rejected study bad\.jsonl:3: not a JSON object/m);
+
+    // An unreadable file exits 1.
+    assert.equal(ctms(['import', 'ctgov', '--db', db, join(dir, 'absent.jsonl')]).status, 1);
+
+    const verify = ctms(['audit', 'verify', '--db', db]);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
