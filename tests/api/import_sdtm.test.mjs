@@ -1,0 +1,137 @@
+// `ctms import sdtm`: the CDISC SDTM pilot (CDISCPILOT01) loads as one study
+// with all its sites, subjects and visits, the audit trail verifies, a
+// re-import writes nothing, and the server's enrollment report counts the
+// pilot's randomised subjects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ctms, sqlRows, serveDatabase, PG_DIR } from './lib.mjs';
+
+const DATA = new URL('../../data/sdtm-cdiscpilot01', import.meta.url).pathname;
+
+function importDir(db, extra = []) {
+  const started = process.hrtime.bigint();
+  const r = ctms(['import', 'sdtm', '--db', db, ...extra, DATA]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  assert.equal(r.status, 0, r.stderr);
+  const counts = (what) => {
+    const m = r.stdout.match(new RegExp(`^${what}: (\\d+) created, (\\d+) unchanged, (\\d+) rejected$`, 'm'));
+    assert.ok(m, `no ${what} counts in:\n${r.stdout}`);
+    const [created, unchanged, rejected] = m.slice(1).map(Number);
+    return { created, unchanged, rejected };
+  };
+  return {
+    out: r.stdout,
+    seconds,
+    sites: counts('study-sites'),
+    subjects: counts('subjects'),
+    visits: counts('visits'),
+    definitions: counts('visit definitions'),
+    rejections: r.stdout.split('\n').filter((line) => line.startsWith('rejected ')),
+  };
+}
+
+const auditCount = (db) => sqlRows(db, 'SELECT count(*) AS n FROM audit_event')[0].n;
+
+test('ctms import sdtm loads the CDISC pilot in full and re-imports idempotently', { skip: PG_DIR ? 'runs on a SQLite file' : false }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-sdtm-'));
+  try {
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+
+    const first = importDir(db, ['--consent-on-screening']);
+    console.log(`import of the SDTM pilot: ${first.seconds.toFixed(2)} s`);
+    assert.deepEqual(first.rejections, []);
+    assert.deepEqual(first.sites, { created: 17, unchanged: 0, rejected: 0 });
+    assert.deepEqual(first.subjects, { created: 306, unchanged: 0, rejected: 0 });
+    assert.deepEqual(first.visits, { created: 3559, unchanged: 0, rejected: 0 });
+    assert.equal(first.definitions.created, 21);
+    assert.match(first.out, /^screen failures: 52$/m);
+    assert.match(first.out, /^subjects by status: 0 screened, 52 screen_failed, 0 enrolled, 110 completed, 144 withdrawn$/m);
+    assert.match(first.out, /missing consent dates: 306 subjects have an empty DM\.RFICDTC; 254 given their screening date/);
+    assert.match(first.out, /not imported: no record kind yet: 1191 adverse events \(ae\.csv\), 591 exposure records/);
+
+    const [study] = sqlRows(db, 'SELECT id, protocol_number, phase, status, target_enrollment, start_up_on, enrolling_on FROM studies');
+    assert.equal(study.protocol_number, 'CDISCPILOT01');
+    assert.equal(study.phase, 'PHASE2');
+    assert.equal(study.status, 'enrolling');
+    assert.equal(study.target_enrollment, 300);
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM protocol_versions WHERE status = 'approved'")[0].n, 1);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM study_sites')[0].n, 17);
+    // Every site was activated on or before its first subject's screening.
+    assert.equal(sqlRows(db, `SELECT count(*) AS n FROM subjects s JOIN study_sites ss ON ss.id = s.study_site_id
+      WHERE s.screened_on < ss.activated_on OR s.screened_on < '${study.enrolling_on}'`)[0].n, 0);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM subjects')[0].n, 306);
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM subjects WHERE status = 'screen_failed' AND screen_failure_reason IS NOT NULL")[0].n, 52);
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM subjects WHERE status = 'withdrawn' AND withdrawal_reason = 'ADVERSE EVENT'")[0].n, 92);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM subjects WHERE enrolled_on IS NOT NULL')[0].n, 254);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM subject_visits')[0].n, 3559);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM subject_visits WHERE visit_definition_id IS NULL')[0].n, 122);
+    // The consent dates the data lacks are marked as such in the audit trail.
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM audit_event WHERE reason LIKE '%consent date not in the source%'")[0].n, 254);
+
+    const verify = ctms(['audit', 'verify', '--db', db]);
+    assert.equal(verify.status, 0, verify.stderr + verify.stdout);
+
+    const events = auditCount(db);
+    const again = importDir(db, ['--consent-on-screening']);
+    console.log(`re-import of the SDTM pilot: ${again.seconds.toFixed(2)} s`);
+    assert.deepEqual(again.subjects, { created: 0, unchanged: 306, rejected: 0 });
+    assert.deepEqual(again.visits, { created: 0, unchanged: 3559, rejected: 0 });
+    assert.deepEqual(again.sites, { created: 0, unchanged: 17, rejected: 0 });
+    assert.equal(auditCount(db), events, 're-import wrote audit events');
+
+    const server = await serveDatabase(db, dir);
+    try {
+      const r = await server.get(`/api/v1/studies/${study.id}/enrollment`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.totals.enrolled, 254);
+      assert.equal(r.json.totals.screen_failed, 52);
+      assert.equal(r.json.totals.completed, 110);
+      assert.equal(r.json.totals.withdrawn, 144);
+    } finally {
+      await server.stop({ keep: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without a consent date the pilot loads, its randomised subjects stay screened and are reported', { skip: PG_DIR ? 'runs on a SQLite file' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-sdtm-'));
+  try {
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+    const r = importDir(db);
+    assert.deepEqual(r.rejections, []);
+    assert.equal(r.subjects.created, 306);
+    assert.equal(r.visits.created, 3559);
+    assert.match(r.out, /254 randomised in the data left screened for want of a consent date/);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM subjects WHERE consented_on IS NOT NULL')[0].n, 0);
+    // The same directory with the option then enrolls them, nothing else.
+    const events = auditCount(db);
+    const later = importDir(db, ['--consent-on-screening']);
+    assert.equal(later.subjects.unchanged, 306);
+    assert.equal(later.visits.unchanged, 3559);
+    assert.match(later.out, /0 screened, 52 screen_failed, 0 enrolled, 110 completed, 144 withdrawn/);
+    assert.ok(auditCount(db) > events);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ctms import sdtm reports a directory without the datasets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-sdtm-'));
+  try {
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+    const r = ctms(['import', 'sdtm', '--db', db, dir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read .*dm\.csv/);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM studies')[0].n, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
