@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/forecast_table.h"
+#include "cli/report_tables.h"
 #include "db/db.h"
 #include "domain/audit.h"
 #include "domain/signature.h"
@@ -40,6 +41,7 @@ struct options {
 	const char *study;
 	const char *target;
 	const char *as_of;
+	const char *by;
 	bool help;
 	const char *bad;
 };
@@ -53,6 +55,8 @@ static const char usage_main[] =
 	"  audit verify  check the audit trail's hash chain\n"
 	"  backup        copy a live SQLite database and check the copy\n"
 	"  demo          load the demo portfolio into an empty database\n"
+	"  enrollment    a study's enrollment tracking as a table\n"
+	"  diversity     a study's diversity goals and enrollment mix as a table\n"
 	"  forecast      a study's enrollment forecast as a table\n"
 	"  import ctgov  import ClinicalTrials.gov study records\n"
 	"  routes        list the HTTP routes\n"
@@ -111,6 +115,24 @@ static const char usage_forecast[] =
 	"  --target N      the total enrollment to reach (default: the study's target)\n"
 	"  --as-of DATE    forecast from this past date, ignoring anything dated later\n";
 
+static const char usage_enrollment[] =
+	"usage: ctms enrollment --db PATH --study PROTOCOL [--as-of YYYY-MM-DD] [--by site|country|month]\n"
+	"Prints the study's enrollment tracking (as GET /api/v1/studies/{id}/enrollment):\n"
+	"subjects screened, screen-failed and withdrawn with their reasons, enrolled, active\n"
+	"and completed; the plan against the actual where the study has a plan; sites, the\n"
+	"rate per site-month, days from activation to the first subject and the sites that\n"
+	"enrolled nobody while active. Writes nothing.\n"
+	"  --as-of DATE    the figures as they stood on this past date (default: today)\n"
+	"  --by GROUP      one row per site, country or calendar month as well\n";
+
+static const char usage_diversity[] =
+	"usage: ctms diversity --db PATH --study PROTOCOL [--as-of YYYY-MM-DD]\n"
+	"Prints the study's diversity report (as GET /api/v1/studies/{id}/diversity): for\n"
+	"sex, race, ethnicity and age band, each category's goal, the subjects enrolled (a\n"
+	"percentage only for a cell of at least 5) and the projected final mix; then how each\n"
+	"goal stands, site by site. Writes nothing.\n"
+	"  --as-of DATE    the report as it stood on this past date (default: today)\n";
+
 static int parse_options(int argc, char **argv, int first, struct options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -136,6 +158,8 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			slot = &o->target;
 		else if (!strncmp(a, "--as-of", 7))
 			slot = &o->as_of;
+		else if (!strncmp(a, "--by", 4))
+			slot = &o->by;
 		else if (!strncmp(a, "--listen", 8))
 			slot = &o->listen;
 		else if (!strncmp(a, "--threads", 9))
@@ -599,6 +623,38 @@ static int cmd_forecast(const struct options *o)
 	return rc;
 }
 
+/* `ctms enrollment` and `ctms diversity`: the reports as the system actor
+ * reads them; a study that is not found, or a bad date or grouping, exits 1. */
+static int cmd_report(const struct options *o, const char *usage)
+{
+	bool diversity = usage == usage_diversity;
+	struct db *db;
+	struct err e;
+	int rc;
+
+	if (!o->study) {
+		fprintf(stderr, "ctms: %s needs --study PROTOCOL\n%s",
+			diversity ? "diversity" : "enrollment", usage);
+		return 2;
+	}
+	if (diversity && o->by) {
+		fprintf(stderr, "ctms: diversity takes no --by\n%s", usage);
+		return 2;
+	}
+	err_init(&e);
+	if (open_db(o, false, &db, &e)) {
+		rc = fail(&e);
+		err_release(&e);
+		return rc;
+	}
+	rc = diversity ? diversity_table_print(stdout, db, o->study, o->as_of, &e)
+		       : enrollment_table_print(stdout, db, o->study, o->as_of, o->by, &e);
+	db_close(db);
+	rc = rc ? fail(&e) : 0;
+	err_release(&e);
+	return rc;
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct options o;
@@ -641,6 +697,10 @@ int cli_main(int argc, char **argv)
 		usage = usage_backup;
 	else if (!strcmp(cmd, "forecast"))
 		usage = usage_forecast;
+	else if (!strcmp(cmd, "enrollment"))
+		usage = usage_enrollment;
+	else if (!strcmp(cmd, "diversity"))
+		usage = usage_diversity;
 	else {
 		fprintf(stderr, "ctms: unknown command '%s'\n%s", cmd, usage_main);
 		return 2;
@@ -661,5 +721,7 @@ int cli_main(int argc, char **argv)
 		return cmd_backup(&o);
 	if (usage == usage_forecast)
 		return cmd_forecast(&o);
+	if (usage == usage_enrollment || usage == usage_diversity)
+		return cmd_report(&o, usage);
 	return cmd_demo(&o);
 }

@@ -9,6 +9,8 @@
 #include "domain/access.h"
 #include "domain/actor.h"
 #include "domain/auth.h"
+#include "domain/diversity.h"
+#include "domain/enrollment_plan.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
 #include "domain/protocol_version.h"
@@ -244,6 +246,33 @@ int demo_load(struct db *db, struct err *e)
 			json_object_set_new(m, "actual_on", json_string(onc_milestones[i].actual));
 		create(db, &milestone_def, onc, m, e);
 	}
+	/* The plan runs from the first subject planned to the last, so that
+	 * `ctms enrollment` shows plan against actual; the goals show the
+	 * diversity report with a percentage goal and a count goal. */
+	static const struct {
+		const char *on;
+		int target;
+	} onc_plan[] = {
+		{"2024-12-15", 0}, {"2025-03-31", 20}, {"2025-09-30", 50}, {"2026-03-31", 85},
+		{"2026-09-30", 120},
+	};
+	for (size_t i = 0; i < sizeof(onc_plan) / sizeof(*onc_plan); i++)
+		create(db, &enrollment_plan_point_def, onc,
+		       json_pack("{s:s, s:I}", "planned_on", onc_plan[i].on, "target_cumulative",
+				 (json_int_t)onc_plan[i].target),
+		       e);
+	create(db, &diversity_goal_def, onc,
+	       json_pack("{s:s, s:s, s:I, s:s}", "dimension", "sex", "category", "F", "goal_percent",
+			 (json_int_t)50, "notes", "women at least half of the subjects"),
+	       e);
+	create(db, &diversity_goal_def, onc,
+	       json_pack("{s:s, s:s, s:I}", "dimension", "race", "category",
+			 "BLACK OR AFRICAN AMERICAN", "goal_percent", (json_int_t)10),
+	       e);
+	create(db, &diversity_goal_def, onc,
+	       json_pack("{s:s, s:s, s:I}", "dimension", "ethnicity", "category",
+			 "HISPANIC OR LATINO", "goal_count", (json_int_t)12),
+	       e);
 
 	cv = create(db, &study_def, 0,
 		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "protocol_number", "DEMO-CV-201",

@@ -11,7 +11,7 @@
 #include "util/err.h"
 #include "util/json.h"
 
-static int study_by_protocol(struct db *db, const char *protocol, int64_t *id, struct err *e)
+int study_by_protocol(struct db *db, const char *protocol, int64_t *id, struct err *e)
 {
 	const struct list_filter filter = {"protocol_number", protocol};
 	const struct list_query q = {.limit = 1, .filters = &filter, .nfilters = 1};

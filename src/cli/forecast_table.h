@@ -3,10 +3,15 @@
 #ifndef CTMS_FORECAST_TABLE_H
 #define CTMS_FORECAST_TABLE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct db;
 struct err;
+
+/* The id of the study with this protocol number, as the command line's
+ * system actor; CTMS_ENOTFOUND naming it when there is none. */
+int study_by_protocol(struct db *db, const char *protocol, int64_t *id, struct err *e);
 
 /* Finds the study by protocol number, forecasts it with target (NULL: the
  * study's target_enrollment) as of as_of (NULL: today), and prints the
