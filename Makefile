@@ -3,7 +3,7 @@ BUILD   ?= build
 DB      ?= ctms.db
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all setup build run check bench clean
+.PHONY: all setup build web run check bench clean
 
 all: build
 
@@ -14,10 +14,27 @@ build: setup
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dbuildtype=release >/dev/null
 	@ninja -C $(BUILD)
 
-# Builds, creates the database with the demo portfolio on first run, and serves.
-run: build
-	@$(BUILD)/ctms init --db $(DB)
-	@$(BUILD)/ctms demo --db $(DB)
+# The web application, built into web/dist (served by ctms serve) when its
+# sources are newer than the last build.
+web: setup
+	@if [ ! -f web/dist/index.html ] || [ -n "$$(find web/src web/index.html web/package.json web/vite.config.ts -newer web/dist/index.html | head -1)" ]; then \
+	  echo "building the web application"; (cd web && npm run --silent build >/dev/null); fi
+
+# Builds, creates the database with the demo portfolio on first run (the
+# small synthetic portfolio, then the real CDISC SDTM pilot study and the
+# ClinicalTrials.gov studies of data/), and serves.
+run: build web
+	@fresh=$$([ -e "$(DB)" ] || echo yes); \
+	$(BUILD)/ctms init --db $(DB) && $(BUILD)/ctms demo --db $(DB) || exit 1; \
+	if [ -n "$$fresh" ]; then \
+	  echo "loading real trials: the CDISC SDTM pilot and the ClinicalTrials.gov studies"; \
+	  log=$$(mktemp) || exit 1; \
+	  $(BUILD)/ctms import sdtm --db $(DB) --consent-on-screening data/sdtm-cdiscpilot01 >$$log && \
+	  grep -E '^(study-sites|subjects|visits|adverse events|exposure records):' $$log && \
+	  $(BUILD)/ctms import ctgov --db $(DB) data/ctgov/studies.jsonl >$$log && \
+	  grep -E '^(studies|study-sites):' $$log; \
+	  rc=$$?; rm -f $$log; [ $$rc -eq 0 ] || exit $$rc; \
+	fi
 	@scripts/demo-admin $(BUILD)/ctms $(DB)
 	@$(BUILD)/ctms serve --db $(DB) --listen $(LISTEN)
 

@@ -2,8 +2,10 @@
 -- so every request is a real create (validation, unique-name check, insert
 -- and one audit event appended to the hash chain, in one transaction).
 --
--- usage: wrk -s bench/post_organisation.lua http://127.0.0.1:PORT -- RUN_TAG
--- RUN_TAG keeps names unique across wrk runs against the same database.
+-- usage: CTMS_BENCH_TOKEN=... wrk -s bench/post_organisation.lua \
+--        http://127.0.0.1:PORT -- RUN_TAG
+-- RUN_TAG keeps names unique across wrk runs against the same database;
+-- CTMS_BENCH_TOKEN is an API token (Authorization: Bearer).
 
 local threads = {}
 local next_thread = 0
@@ -23,6 +25,11 @@ function init(args)
    wrk.method = "POST"
    wrk.path = "/api/v1/organisations"
    wrk.headers["Content-Type"] = "application/json"
+   local token = os.getenv("CTMS_BENCH_TOKEN")
+   if not token or token == "" then
+      error("set CTMS_BENCH_TOKEN to an API token")
+   end
+   wrk.headers["Authorization"] = "Bearer " .. token
 end
 
 local kinds = { "sponsor", "cro", "vendor", "institution", "other" }

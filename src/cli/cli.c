@@ -19,7 +19,9 @@
 #include "domain/signature.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/static.h"
 #include "cli/import_command.h"
+#include "cli/export_command.h"
 #include "util/buf.h"
 #include "util/hash.h"
 
@@ -33,6 +35,8 @@ struct options {
 	const char *max_connections;
 	const char *per_ip_limit;
 	const char *timeout;
+	const char *web;
+	const char *app_role;
 	const char *to;
 	const char *scale;
 	const char *seed;
@@ -59,6 +63,10 @@ static const char usage_main[] =
 	"  diversity     a study's diversity goals and enrollment mix as a table\n"
 	"  forecast      a study's enrollment forecast as a table\n"
 	"  import ctgov  import ClinicalTrials.gov study records\n"
+	"  import sdtm   import a study from CDISC SDTM datasets as CSV\n"
+	"  import csv    import a study's sites or subjects from a CSV file\n"
+	"  import odm    import subjects and visits from a CDISC ODM 1.3 file\n"
+	"  export odm    write a study's subjects and visits as CDISC ODM 1.3.2\n"
 	"  routes        list the HTTP routes\n"
 	"  user          add, grant, disable, enable or list users\n"
 	"  token         create an API token for a user\n"
@@ -69,9 +77,12 @@ static const char usage_main[] =
 	"environment). `ctms <command> --help` describes a command.\n";
 
 static const char usage_init[] =
-	"usage: ctms init --db PATH\n"
+	"usage: ctms init --db PATH [--app-role ROLE]\n"
 	"Creates the database if absent and applies the numbered schema migrations.\n"
-	"Refuses a database whose schema is newer than this ctms.\n";
+	"Refuses a database whose schema is newer than this ctms.\n"
+	"  --app-role ROLE  PostgreSQL: grant the role the servers connect as what they\n"
+	"                   need, with only SELECT and INSERT on the audit trail and the\n"
+	"                   signatures (run init as the owner, serve as ROLE)\n";
 static const char usage_serve[] =
 	"usage: ctms serve --db PATH [--listen HOST:PORT] [--threads N] [--max-inflight N]\n"
 	"                  [--max-connections N] [--per-ip-limit N] [--timeout SECONDS]\n"
@@ -82,7 +93,10 @@ static const char usage_serve[] =
 	"  --max-connections N  connections served; requests on more get 503 (default 1024)\n"
 	"  --per-ip-limit N     connections from one address (default 128; 0: no limit,\n"
 	"                       for a server behind a reverse proxy)\n"
-	"  --timeout SECONDS    for a request to arrive, and for an idle connection (default 15)\n";
+	"  --timeout SECONDS    for a request to arrive, and for an idle connection (default 15)\n"
+	"  --web DIR            the web application's files (default: web/dist of the source\n"
+	"                       tree, ../web/dist beside the binary's directory); served to\n"
+	"                       browsers when present, the API works without them\n";
 static const char usage_audit[] =
 	"usage: ctms audit verify --db PATH\n"
 	"Walks the audit trail's hash chain. Exits 0 when intact; otherwise exits 1\n"
@@ -150,6 +164,8 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 		}
 		if (!strcmp(a, "--to") || !strncmp(a, "--to=", 5))
 			slot = &o->to;
+		else if (!strncmp(a, "--app-role", 10))
+			slot = &o->app_role;
 		else if (!strncmp(a, "--db", 4))
 			slot = &o->db;
 		else if (!strncmp(a, "--study", 7))
@@ -172,6 +188,8 @@ static int parse_options(int argc, char **argv, int first, struct options *o)
 			slot = &o->per_ip_limit;
 		else if (!strncmp(a, "--timeout", 9))
 			slot = &o->timeout;
+		else if (!strncmp(a, "--web", 5))
+			slot = &o->web;
 		else if (!strncmp(a, "--scale", 7))
 			slot = &o->scale;
 		else if (!strncmp(a, "--seed", 6))
@@ -261,7 +279,14 @@ static int cmd_init(const struct options *o)
 	err_init(&e);
 	if (open_db(o, true, &db, &e))
 		return fail(&e);
+	if (o->app_role && db_grant_app_role(db, o->app_role, &e)) {
+		db_close(db);
+		return fail(&e);
+	}
 	printf("ctms: %s is at schema version %d\n", o->db, db_latest_schema_version());
+	if (o->app_role)
+		printf("ctms: %s may read and write, and only append to the audit trail and signatures\n",
+		       o->app_role);
 	db_close(db);
 	return 0;
 }
@@ -313,6 +338,26 @@ static int parse_count(const char *value, const char *name, unsigned min, unsign
 	return 0;
 }
 
+/* The web application (--web DIR, else web/dist of the source tree): a
+ * missing directory serves the API alone; an unreadable one is an error. */
+static int load_web(const char *dir, struct err *e)
+{
+	char fallback[4096];
+	bool loaded;
+	int rc;
+
+	if (!dir) {
+		if (static_default_dir(fallback, sizeof(fallback)))
+			return 0;
+		dir = fallback;
+	}
+	if ((rc = static_load(dir, &loaded, e)))
+		return rc;
+	if (!loaded)
+		fprintf(stderr, "ctms: no web application in %s; serving the API only\n", dir);
+	return 0;
+}
+
 static int cmd_serve(const struct options *o)
 {
 	struct server_config config;
@@ -344,8 +389,12 @@ static int cmd_serve(const struct options *o)
 	if (open_db(o, false, &db, &e))
 		return fail(&e);
 	db_close(db);
-	if (db_pool_open(o->db, config.threads, &pool, &e))
+	if (load_web(o->web, &e))
 		return fail(&e);
+	if (db_pool_open(o->db, config.threads, &pool, &e)) {
+		static_release();
+		return fail(&e);
+	}
 
 	/* Block the signals before MHD starts its threads, so only sigwait sees them. */
 	sigemptyset(&signals);
@@ -355,6 +404,7 @@ static int cmd_serve(const struct options *o)
 	signal(SIGPIPE, SIG_IGN);
 	if (server_start(pool, &config, &server, &e)) {
 		db_pool_close(pool);
+		static_release();
 		return fail(&e);
 	}
 	char shown[512];
@@ -366,6 +416,7 @@ static int cmd_serve(const struct options *o)
 	fprintf(stderr, "ctms: stopping on signal %d\n", sig);
 	server_stop(server);
 	db_pool_close(pool);
+	static_release();
 	return 0;
 }
 
@@ -677,6 +728,8 @@ int cli_main(int argc, char **argv)
 		return cmd_audit(argc, argv);
 	if (!strcmp(cmd, "import"))
 		return import_command(argc, argv);
+	if (!strcmp(cmd, "export"))
+		return export_command(argc, argv);
 	if (!strcmp(cmd, "user"))
 		return cli_user(argc, argv);
 	if (!strcmp(cmd, "token"))

@@ -34,6 +34,7 @@
 #include "cli/demo_plan.h"
 #include "db/db.h"
 #include "domain/actor.h"
+#include "domain/audit.h"
 #include "domain/auth.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
@@ -660,6 +661,8 @@ int demo_generate_studies(struct db *db, int nstudies, uint64_t seed, struct err
 		err_set(e, CTMS_EBUSY, "the database is busy");
 		goto done;
 	}
+	/* The chain head stays in memory while this one writer appends. */
+	audit_batch_begin(db, e);
 	demo_signer(db, &w.signer, e);
 	for (size_t i = 0; i < demo_norganisations && i < NELEMS(organisation_ids); i++)
 		organisation_ids[i] = create(&w, &organisation_def, 0,
@@ -668,9 +671,15 @@ int demo_generate_studies(struct db *db, int nstudies, uint64_t seed, struct err
 						       demo_organisations[i].country));
 	for (int i = 0; i < nstudies && !e->code; i++)
 		write_study(&w, &plans[i], i, organisation_ids, seed, &site_stream);
+	if (!e->code)
+		audit_batch_end(db, true, e);
 	if (!e->code && db_query_int(db, "SELECT count(*) FROM audit_event", &events, 0))
 		err_set(e, CTMS_EDB, "cannot count audit events: %s", db_errmsg(db));
 	if (e->code) {
+		struct err ignored;
+		err_init(&ignored);
+		audit_batch_end(db, false, &ignored);
+		err_release(&ignored);
 		db_rollback(db);
 		goto done;
 	}

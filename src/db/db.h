@@ -92,6 +92,14 @@ int db_migrate(struct db *db, struct err *e);
 int db_schema_version(struct db *db, int *version);
 int db_latest_schema_version(void);
 
+/* PostgreSQL: lets the role the servers connect as read and write every
+ * table, except that the append-only tables (audit trail, signatures) get
+ * SELECT and INSERT only, so the application cannot alter them even with
+ * the triggers gone (the triggers belong to the owner, who runs init).
+ * Idempotent; run after every migration. CTMS_EINVAL on SQLite or for a
+ * role name that is not a plain identifier. */
+int db_grant_app_role(struct db *db, const char *role, struct err *e);
+
 /* Online copy of the whole database into path (SQLite backup API). On
  * PostgreSQL it fails with CTMS_EINVAL: pg_dump or pg_basebackup does that. */
 int db_backup(struct db *db, const char *path, struct err *e);

@@ -2,7 +2,9 @@
  * change to the schema is a new entry at the end of the list. */
 #include "db/db.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "db/db_backend.h"
@@ -245,6 +247,41 @@ static const struct migration migrations[] = {
 	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"
 	 "CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures"
 	 "  FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();"}}},
+	{5, "adverse events and exposure", {{ANY,
+	 /* Adverse events (CDISC SDTM AE). Dates are ISO 8601 text and may be
+	  * partial (YYYY or YYYY-MM) as the source has them; the Y/N flags are
+	  * SDTM's own (AESER and the seriousness criteria). */
+	 "CREATE TABLE adverse_events ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+	 "  sequence_number INTEGER NOT NULL,"
+	 "  term TEXT NOT NULL, decoded_term TEXT, body_system TEXT,"
+	 "  onset_on TEXT, end_on TEXT, onset_before_screening_reason TEXT,"
+	 "  severity TEXT, serious TEXT NOT NULL,"
+	 "  results_in_death TEXT, life_threatening TEXT, hospitalisation TEXT,"
+	 "  disability TEXT, congenital_anomaly TEXT, medically_important TEXT,"
+	 "  cancer TEXT, overdose TEXT,"
+	 "  relationship TEXT, action_taken TEXT, outcome TEXT,"
+	 "  UNIQUE (subject_id, sequence_number));"
+	 "CREATE INDEX adverse_events_study ON adverse_events(study_id, serious);"
+	 /* Exposure to study treatment (CDISC SDTM EX). */
+	 "CREATE TABLE exposures ("
+	 "  id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 1,"
+	 "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	 "  study_id INTEGER NOT NULL REFERENCES studies(id),"
+	 "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+	 "  sequence_number INTEGER NOT NULL,"
+	 "  treatment TEXT, dose TEXT, dose_unit TEXT, dose_form TEXT, dose_frequency TEXT,"
+	 "  route TEXT, start_on TEXT NOT NULL, end_on TEXT,"
+	 "  UNIQUE (subject_id, sequence_number));"
+	 "CREATE INDEX exposures_study ON exposures(study_id);"}}},
+	{6, "subject pages by study", {{ANY,
+	 /* A study's subject list pages by id (WHERE study_id = $1 AND id > $2
+	  * ORDER BY id): without this index PostgreSQL's generic plan walks
+	  * every subject of every study in id order. */
+	 "CREATE INDEX subjects_study_id ON subjects(study_id, id);"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -366,4 +403,56 @@ int db_migrate(struct db *db, struct err *e)
 fail:
 	db_rollback(db);
 	return rc;
+}
+
+/* The tables the application may only append to and read. */
+static const char *const append_only[] = {"audit_event", "signatures"};
+
+static bool plain_identifier(const char *s)
+{
+	if (!s || !*s || strlen(s) > 63 || !(islower((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+int db_grant_app_role(struct db *db, const char *role, struct err *e)
+{
+	struct buf sql;
+	int rc;
+
+	if (!db_is_postgres(db))
+		return err_set(e, CTMS_EINVAL,
+			       "an application role is a PostgreSQL setting; a SQLite file has no roles");
+	if (!plain_identifier(role))
+		return err_set(e, CTMS_EINVAL,
+			       "the application role must be a lower-case identifier (a-z, 0-9, _), "
+			       "not \"%s\"", role ? role : "");
+	buf_init(&sql, 1 << 16);
+	/* The schema the tables live in is the connection's current one. */
+	buf_printf(&sql,
+		   "DO $grant$ DECLARE s text := current_schema(); BEGIN"
+		   " EXECUTE format('GRANT USAGE ON SCHEMA %%I TO %s', s);"
+		   " EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %%I TO %s', s);"
+		   " EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %%I TO %s', s);",
+		   role, role, role);
+	for (size_t i = 0; i < sizeof(append_only) / sizeof(append_only[0]); i++)
+		buf_printf(&sql, " EXECUTE 'REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM %s';",
+			   append_only[i], role);
+	buf_printf(&sql, " END $grant$;");
+	rc = db_begin(db);
+	if (rc) {
+		buf_release(&sql);
+		return err_set(e, rc, "cannot lock the database: %s", db_errmsg(db));
+	}
+	rc = db_exec(db, sql.ptr, e);
+	buf_release(&sql);
+	if (rc) {
+		db_rollback(db);
+		return rc;
+	}
+	rc = db_commit(db);
+	return rc ? err_set(e, rc, "cannot grant to %s: %s", role, db_errmsg(db)) : 0;
 }

@@ -63,6 +63,12 @@ static const struct rule {
 	 {R | C | U | T, R | C | U, R, 0, R, R, R, R}},
 	{"diversity_goal", LEVEL_STUDY, "t.study_id", NULL,
 	 {R | C | U | T, R | C | U, R, 0, R, R, R, R}},
+	/* Safety data: the safety role and the site record it, monitors verify it;
+	 * finance and sponsor viewers do not see it. */
+	{"adverse_event", LEVEL_SITE, "t.study_id", "sj.study_site_id",
+	 {R | C | U | T, R, R, R | C | U, R | C | U, 0, R, 0}},
+	{"exposure", LEVEL_SITE, "t.study_id", "sj.study_site_id",
+	 {R | C | U | T, R, R, R | C | U, R, 0, R, 0}},
 };
 
 /* Capabilities by role, same column order. */
@@ -225,6 +231,12 @@ void access_list_filter(const struct actor *a, const struct entity_def *def, str
 int access_capability(const struct actor *a, enum access_capability c, int64_t study_id,
 		      struct err *e)
 {
+	return access_capability_at(a, c, study_id, 0, e);
+}
+
+int access_capability_at(const struct actor *a, enum access_capability c, int64_t study_id,
+			 int64_t study_site_id, struct err *e)
+{
 	bool visible = false;
 
 	if (a->system)
@@ -232,11 +244,14 @@ int access_capability(const struct actor *a, enum access_capability c, int64_t s
 	for (size_t i = 0; i < a->ngrants; i++) {
 		const struct grant *g = &a->grants[i];
 		bool global = !g->study_id && !g->study_site_id;
-		if (global || (study_id && g->study_id == study_id))
+		bool site = study_site_id && g->study_site_id == study_site_id;
+		if (global || site || (study_id && g->study_id == study_id))
 			visible = true;
-		/* Study-wide figures need a grant over the whole study. */
-		if (capability_allow[c][g->role] && (global || (study_id && !g->study_site_id &&
-								g->study_id == study_id)))
+		/* Study-wide figures need a grant over the whole study; a
+		 * study-site's record may also be acted on from its site. */
+		if (capability_allow[c][g->role] &&
+		    (global || site ||
+		     (study_id && !g->study_site_id && g->study_id == study_id)))
 			return 0;
 	}
 	if (study_id && !visible)

@@ -74,6 +74,10 @@ void access_list_filter(const struct actor *a, const struct entity_def *def, str
  * CTMS_ENOTFOUND when the study is outside every grant, or CTMS_EFORBIDDEN. */
 int access_capability(const struct actor *a, enum access_capability c, int64_t study_id,
 		      struct err *e);
+/* The same for a record at a study-site: a grant over that study-site
+ * counts as well (a site investigator signs the site's records). */
+int access_capability_at(const struct actor *a, enum access_capability c, int64_t study_id,
+			 int64_t study_site_id, struct err *e);
 
 /* Whether the actor may see randomised arms of a record in this scope. */
 bool access_unblinded(const struct actor *a, int64_t study_id, int64_t study_site_id);

@@ -1,6 +1,7 @@
 #include "domain/audit.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,7 @@ static size_t put_int(char *p, int64_t v)
  * event written and every event verified. */
 static void event_hash(const struct event *ev, char out[SHA256_HEX_LEN])
 {
-	char *form = NULL;
+	char small[2048], *form = NULL;
 
 	for (int pass = 0; pass < 2; pass++) {
 		size_t n = 0;
@@ -88,10 +89,11 @@ static void event_hash(const struct event *ev, char out[SHA256_HEX_LEN])
 		n += put_field(form ? form + n : NULL, ev->reason);
 		if (form)
 			sha256_hex(form, n, out);
-		else
-			form = xmalloc(n);
+		else /* most events fit on the stack */
+			form = n <= sizeof(small) ? small : xmalloc(n);
 	}
-	free(form);
+	if (form != small)
+		free(form);
 }
 
 /* Canonical JSON written directly: byte for byte the text json_canonical
@@ -101,42 +103,70 @@ static void event_hash(const struct event *ev, char out[SHA256_HEX_LEN])
  * pointer, which made it a tenth of the cost of a record write. Answers
  * false for a value it does not write (a real, or nesting past 32 levels);
  * the caller then uses json_canonical. */
-static bool put_json(struct buf *b, const json_t *v, int depth);
+struct out {
+	char *p;
+	size_t len, cap;
+};
 
-static void put_json_string(struct buf *b, const char *s, size_t len)
+static void out_grow(struct out *o, size_t n)
+{
+	o->cap = o->cap * 2 > o->len + n + 1 ? o->cap * 2 : o->len + n + 1;
+	o->p = xrealloc(o->p, o->cap);
+}
+
+/* The appends are inline: the text is written a few bytes at a time. */
+static inline void out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->cap - o->len <= n)
+		out_grow(o, n);
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static inline void out_putc(struct out *o, char c)
+{
+	if (o->cap - o->len <= 1)
+		out_grow(o, 1);
+	o->p[o->len++] = c;
+}
+
+static bool put_json(struct out *o, const json_t *v, int depth);
+
+static void put_json_string(struct out *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t from = 0;
 
-	buf_putc(b, '"');
+	out_putc(o, '"');
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		buf_add(b, s + from, i - from);
+		out_add(o, s + from, i - from);
 		switch (c) {
-		case '"': buf_puts(b, "\\\""); break;
-		case '\\': buf_puts(b, "\\\\"); break;
-		case '\b': buf_puts(b, "\\b"); break;
-		case '\f': buf_puts(b, "\\f"); break;
-		case '\n': buf_puts(b, "\\n"); break;
-		case '\r': buf_puts(b, "\\r"); break;
-		case '\t': buf_puts(b, "\\t"); break;
+		case '"': out_add(o, "\\\"", 2); break;
+		case '\\': out_add(o, "\\\\", 2); break;
+		case '\b': out_add(o, "\\b", 2); break;
+		case '\f': out_add(o, "\\f", 2); break;
+		case '\n': out_add(o, "\\n", 2); break;
+		case '\r': out_add(o, "\\r", 2); break;
+		case '\t': out_add(o, "\\t", 2); break;
 		default: {
-			char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], '\0'};
-			buf_puts(b, esc);
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			out_add(o, esc, sizeof(esc));
 			break;
 		}
 		}
 		from = i + 1;
 	}
-	buf_add(b, s + from, len - from);
-	buf_putc(b, '"');
+	out_add(o, s + from, len - from);
+	out_putc(o, '"');
 }
 
 struct json_key {
 	const char *key;
 	size_t len;
+	const json_t *value;
 };
 
 /* jansson's order: bytes, then the shorter key first. */
@@ -147,7 +177,22 @@ static int compare_keys(const void *a, const void *b)
 	return rc ? rc : (x->len > y->len) - (x->len < y->len);
 }
 
-static bool put_json_object(struct buf *b, const json_t *v, int depth)
+/* The same order for the few keys of a change ({"field","new","old"}):
+ * an insertion sort, without qsort's indirect calls and merge buffer. */
+static void sort_few_keys(struct json_key *keys, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct json_key k = keys[i];
+		size_t j = i;
+		while (j > 0 && compare_keys(&keys[j - 1], &k) > 0) {
+			keys[j] = keys[j - 1];
+			j--;
+		}
+		keys[j] = k;
+	}
+}
+
+static bool put_json_object(struct out *o, const json_t *v, int depth)
 {
 	struct json_key few[8], *keys = few;
 	size_t n = json_object_size(v), i = 0;
@@ -155,26 +200,31 @@ static bool put_json_object(struct buf *b, const json_t *v, int depth)
 
 	if (n > sizeof(few) / sizeof(*few))
 		keys = xmalloc(n * sizeof(*keys));
-	for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+	for (void *it = json_object_iter((json_t *)v); it && i < n;
+	     it = json_object_iter_next((json_t *)v, it)) {
 		keys[i].key = json_object_iter_key(it);
-		keys[i++].len = json_object_iter_key_len(it);
+		keys[i].len = json_object_iter_key_len(it);
+		keys[i++].value = json_object_iter_value(it);
 	}
-	qsort(keys, n, sizeof(*keys), compare_keys);
-	buf_putc(b, '{');
+	if (n <= sizeof(few) / sizeof(*few))
+		sort_few_keys(keys, n);
+	else
+		qsort(keys, n, sizeof(*keys), compare_keys);
+	out_putc(o, '{');
 	for (i = 0; i < n && ok; i++) {
 		if (i)
-			buf_putc(b, ',');
-		put_json_string(b, keys[i].key, keys[i].len);
-		buf_putc(b, ':');
-		ok = put_json(b, json_object_getn(v, keys[i].key, keys[i].len), depth + 1);
+			out_putc(o, ',');
+		put_json_string(o, keys[i].key, keys[i].len);
+		out_putc(o, ':');
+		ok = put_json(o, keys[i].value, depth + 1);
 	}
-	buf_putc(b, '}');
+	out_putc(o, '}');
 	if (keys != few)
 		free(keys);
 	return ok;
 }
 
-static bool put_json(struct buf *b, const json_t *v, int depth)
+static bool put_json(struct out *o, const json_t *v, int depth)
 {
 	char digits[24];
 
@@ -182,27 +232,32 @@ static bool put_json(struct buf *b, const json_t *v, int depth)
 		return false;
 	switch (json_typeof(v)) {
 	case JSON_NULL:
-		return !buf_puts(b, "null");
+		out_add(o, "null", 4);
+		return true;
 	case JSON_TRUE:
-		return !buf_puts(b, "true");
+		out_add(o, "true", 4);
+		return true;
 	case JSON_FALSE:
-		return !buf_puts(b, "false");
+		out_add(o, "false", 5);
+		return true;
 	case JSON_INTEGER:
-		return !buf_add(b, digits, format_int(digits, json_integer_value(v)));
+		out_add(o, digits, format_int(digits, json_integer_value(v)));
+		return true;
 	case JSON_STRING:
-		put_json_string(b, json_string_value(v), json_string_length(v));
+		put_json_string(o, json_string_value(v), json_string_length(v));
 		return true;
 	case JSON_ARRAY:
-		buf_putc(b, '[');
+		out_putc(o, '[');
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i)
-				buf_putc(b, ',');
-			if (!put_json(b, json_array_get(v, i), depth + 1))
+				out_putc(o, ',');
+			if (!put_json(o, json_array_get(v, i), depth + 1))
 				return false;
 		}
-		return !buf_putc(b, ']');
+		out_putc(o, ']');
+		return true;
 	case JSON_OBJECT:
-		return put_json_object(b, v, depth);
+		return put_json_object(o, v, depth);
 	default:
 		return false;
 	}
@@ -210,22 +265,105 @@ static bool put_json(struct buf *b, const json_t *v, int depth)
 
 static char *changes_canonical(const json_t *changes)
 {
-	struct buf b;
+	struct out o = {xmalloc(512), 0, 512};
 
-	buf_init(&b, SIZE_MAX / 2);
-	if (put_json(&b, changes, 0))
-		return buf_detach(&b);
-	buf_release(&b);
+	if (put_json(&o, changes, 0)) {
+		o.p[o.len] = '\0';
+		return o.p;
+	}
+	free(o.p);
 	return json_canonical(changes);
+}
+
+/* The chain head of a bulk write (audit_batch_begin): while batch.db is
+ * set, audit_append on that connection takes the previous event's seq and
+ * hash from here instead of reading audit_head, and leaves the row to
+ * audit_batch_end. One per thread: a connection is used by one thread at a
+ * time. */
+static _Thread_local struct {
+	struct db *db;
+	int64_t seq;
+	char hash[SHA256_HEX_LEN];
+	bool moved; /* an event was appended since audit_batch_begin */
+} batch;
+
+/* The head as stored: seq 0 and the genesis hash for an empty chain. */
+static int read_head(struct db *db, int64_t *seq, char hash[SHA256_HEX_LEN])
+{
+	struct db_stmt *st;
+	int rc = db_prepare(db, "SELECT seq, hash FROM audit_head WHERE one = 1", &st);
+
+	*seq = 0;
+	snprintf(hash, SHA256_HEX_LEN, "%s", GENESIS_HASH);
+	if (rc)
+		return rc;
+	rc = db_step(st);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		*seq = db_column_int(st, 0);
+		snprintf(hash, SHA256_HEX_LEN, "%s", db_column_text(st, 1));
+		db_done(st);
+	}
+	return 0;
+}
+
+static int write_head(struct db *db, int64_t seq, const char *hash)
+{
+	struct db_stmt *st;
+	int rc = db_prepare(db,
+			    "INSERT INTO audit_head (one, seq, hash) VALUES (1, $1, $2)"
+			    " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+			    &st);
+	if (rc)
+		return rc;
+	db_bind_int(st, 1, seq);
+	db_bind_text(st, 2, hash);
+	rc = db_step(st);
+	return rc < 0 ? rc : 0;
+}
+
+int audit_batch_begin(struct db *db, struct err *e)
+{
+	int rc;
+
+	if (!db_in_transaction(db))
+		return err_set(e, CTMS_EDB, "an audit batch runs inside one write transaction");
+	if (batch.db)
+		return err_set(e, CTMS_EDB, "an audit batch is already open on this thread");
+	rc = read_head(db, &batch.seq, batch.hash);
+	if (rc)
+		return err_set(e, rc, "cannot read the audit chain head: %s", db_errmsg(db));
+	batch.db = db;
+	batch.moved = false;
+	return 0;
+}
+
+int audit_batch_end(struct db *db, bool keep, struct err *e)
+{
+	int rc = 0;
+
+	if (batch.db != db)
+		return err_set(e, CTMS_EDB, "no audit batch is open on this connection");
+	batch.db = NULL;
+	if (!keep || !batch.moved)
+		return 0;
+	if (!db_in_transaction(db))
+		return err_set(e, CTMS_EDB, "an audit batch ends inside its write transaction");
+	rc = write_head(db, batch.seq, batch.hash);
+	if (rc)
+		return err_set(e, rc, "cannot move the audit chain head: %s", db_errmsg(db));
+	return 0;
 }
 
 void audit_change(json_t *changes, const char *field, const json_t *old_value,
 		  const json_t *new_value)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "field", json_string(field));
-	json_object_set(o, "old", old_value ? (json_t *)old_value : json_null());
-	json_object_set(o, "new", new_value ? (json_t *)new_value : json_null());
+	/* The keys are these literals: no UTF-8 check needed. */
+	json_object_set_new_nocheck(o, "field", json_string(field));
+	json_object_set_nocheck(o, "old", old_value ? (json_t *)old_value : json_null());
+	json_object_set_nocheck(o, "new", new_value ? (json_t *)new_value : json_null());
 	json_array_append_new(changes, o);
 }
 
@@ -234,23 +372,19 @@ int audit_append(struct db *db, const struct actor *a, const char *entity, int64
 {
 	struct db_stmt *st;
 	struct event ev = {0};
-	char prev[SHA256_HEX_LEN] = GENESIS_HASH;
+	char prev[SHA256_HEX_LEN];
 	char hash[SHA256_HEX_LEN];
 	char *changes_text = NULL;
+	bool batched = batch.db == db;
 	int rc;
 
 	if (!db_in_transaction(db))
 		return err_set(e, CTMS_EDB, "audit events are written inside the change's transaction");
-	rc = db_prepare(db, "SELECT seq, hash FROM audit_head WHERE one = 1", &st);
-	if (rc)
+	if (batched) {
+		ev.seq = batch.seq;
+		memcpy(prev, batch.hash, sizeof(prev));
+	} else if ((rc = read_head(db, &ev.seq, prev))) {
 		goto fail;
-	rc = db_step(st);
-	if (rc < 0)
-		goto fail;
-	if (rc == 1) {
-		ev.seq = db_column_int(st, 0);
-		snprintf(prev, sizeof(prev), "%s", db_column_text(st, 1));
-		db_done(st);
 	}
 	ev.seq += 1;
 	ev.at = now_us();
@@ -285,17 +419,13 @@ int audit_append(struct db *db, const struct actor *a, const char *entity, int64
 	rc = db_step(st);
 	if (rc < 0)
 		goto fail;
-	rc = db_prepare(db,
-			"INSERT INTO audit_head (one, seq, hash) VALUES (1, $1, $2)"
-			" ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-			&st);
-	if (rc)
+	if (batched) {
+		batch.seq = ev.seq;
+		memcpy(batch.hash, hash, sizeof(batch.hash));
+		batch.moved = true;
+	} else if ((rc = write_head(db, ev.seq, hash))) {
 		goto fail;
-	db_bind_int(st, 1, ev.seq);
-	db_bind_text(st, 2, hash);
-	rc = db_step(st);
-	if (rc < 0)
-		goto fail;
+	}
 	free(changes_text);
 	return 0;
 fail:

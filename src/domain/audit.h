@@ -23,6 +23,18 @@ struct actor;
 int audit_append(struct db *db, const struct actor *a, const char *entity, int64_t entity_id,
 		 const char *action, const json_t *changes, const char *reason, struct err *e);
 
+/* A bulk writer that holds one write transaction for many events (ctms
+ * demo --scale) brackets them with these: in between, audit_append on db
+ * keeps the chain head in memory instead of reading and rewriting the
+ * audit_head row for every event, and audit_batch_end writes the row once,
+ * in the same transaction, before the commit (keep true) or leaves it
+ * (keep false, when the transaction is being rolled back). The events and
+ * their hashes are the same either way. Nothing else may write audit events
+ * on db in between; begin fails outside a transaction or when a batch is
+ * already open on this thread. */
+int audit_batch_begin(struct db *db, struct err *e);
+int audit_batch_end(struct db *db, bool keep, struct err *e);
+
 /* Adds {"field": name, "old": old, "new": new} to changes (values borrowed,
  * NULL meaning JSON null). */
 void audit_change(json_t *changes, const char *field, const json_t *old_value,

@@ -222,7 +222,13 @@ static int record_failure(struct db *db, const struct auth_settings *s, struct a
 	int rc = 0;
 
 	if (!acc->id) {
-		change_text(changes, "username", NULL, username);
+		/* Not the name as typed: people type passwords into the username
+		 * field, and the trail keeps everything forever. A digest still
+		 * ties repeated attempts together, and to a name one suspects. */
+		char digest[SHA256_HEX_LEN];
+		sha256_hex(username, strlen(username), digest);
+		digest[16] = '\0';
+		change_text(changes, "username_sha256", NULL, digest);
 	} else if (strcmp(why, "account locked")) {
 		int64_t failed = acc->failed + 1, until = 0;
 		if (failed >= s->lockout_failures) {
@@ -270,18 +276,37 @@ int auth_login(struct db *db, const struct login *in, struct session_grant *out,
 		return err_set(e, CTMS_EUNAUTH, "username and password are required");
 	if ((rc = auth_settings_load(db, &s, e)))
 		return rc;
-	if ((rc = db_begin(db)))
+	/* The password check (argon2id, deliberately slow) runs outside any
+	 * transaction, so that a flood of sign-ins cannot hold the write lock
+	 * every other request needs; the outcome is then applied to the
+	 * account as it stands, re-read under the lock. */
+	const char *username = strlen(in->username) <= 64 ? in->username : "";
+	bool right = false;
+	rc = account_load(db, username, 0, &acc);
+	if (rc && rc != CTMS_ENOTFOUND) {
+		account_release(&acc);
+		return err_set(e, rc, "cannot sign in: %s", db_errmsg(db));
+	}
+	right = password_verify(rc ? NULL : acc.hash, in->password) && !rc;
+	char *verified = right ? xstrdup(acc.hash) : NULL;
+	account_release(&acc);
+	if ((rc = db_begin(db))) {
+		free(verified);
 		return err_set(e, rc, "the store is busy; try again");
-	rc = account_load(db, strlen(in->username) <= 64 ? in->username : "", 0, &acc);
+	}
+	rc = account_load(db, username, 0, &acc);
+	/* a password changed in between: the check was against the old one */
+	if (right && (rc || strcmp(verified, acc.hash)))
+		right = false;
+	if (verified)
+		sodium_memzero(verified, strlen(verified));
+	free(verified);
 	if (rc && rc != CTMS_ENOTFOUND) {
 		account_release(&acc);
 		return auth_finish(db, rc, e, "sign in");
 	}
 	if (rc == CTMS_ENOTFOUND) {
-		password_verify(NULL, in->password);
-		char name[80];
-		snprintf(name, sizeof(name), "%.64s", in->username);
-		record_failure(db, &s, &acc, name, "login_failed", "unknown user", e);
+		record_failure(db, &s, &acc, in->username, "login_failed", "unknown user", e);
 		account_release(&acc);
 		e->code = CTMS_OK;
 		e->detail[0] = '\0';
@@ -289,7 +314,6 @@ int auth_login(struct db *db, const struct login *in, struct session_grant *out,
 	}
 	int64_t now = now_us();
 	if (acc.locked_until > now) {
-		password_verify(acc.hash, in->password); /* the same time as any other answer */
 		record_failure(db, &s, &acc, in->username, "login_failed", "account locked", e);
 		rc = refuse(&acc, true, e);
 		account_release(&acc);
@@ -297,7 +321,7 @@ int auth_login(struct db *db, const struct login *in, struct session_grant *out,
 	}
 	const char *why = NULL;
 	int64_t step = 0;
-	if (!password_verify(acc.hash, in->password))
+	if (!right)
 		why = "wrong password";
 	else if (strcmp(acc.status, "active"))
 		why = "account disabled";

@@ -119,13 +119,14 @@ int enrollment_plan_load(struct db *db, int64_t study_id, struct enrollment_plan
 			alloc = alloc ? 2 * alloc : 16;
 			out->points = xrealloc(out->points, alloc * sizeof(*out->points));
 		}
-		p = &out->points[out->npoints++];
+		p = &out->points[out->npoints];
 		memset(p, 0, sizeof(*p));
+		if (date_parse(db_column_text(st, 2), &p->on))
+			continue; /* not a date: written behind ctms's back, not a point */
 		p->study_site_id = db_column_int(st, 0);
 		snprintf(p->country, sizeof(p->country), "%s", db_column_text(st, 1));
-		if (date_parse(db_column_text(st, 2), &p->on))
-			out->npoints--; /* not a date: written behind ctms's back, not a point */
 		p->target = db_column_int(st, 3);
+		out->npoints++;
 	}
 	return rc < 0 ? err_set(e, rc, "cannot read the enrollment plan: %s", db_errmsg(db)) : 0;
 }

@@ -108,7 +108,7 @@ int signature_create(struct db *db, const struct actor *a, const struct entity_d
 	if ((rc = record_get(db, a, def, id, &rec, e)))
 		goto done;
 	access_scope_of(def, rec, &study, &site);
-	if ((rc = access_capability(a, CAP_SIGN, study, e)))
+	if ((rc = access_capability_at(a, CAP_SIGN, study, site, e)))
 		goto done;
 	signature_content_hash(def, rec, hash);
 	rc = db_prepare(db,

@@ -426,6 +426,40 @@ int user_set_status(struct db *db, const struct actor *a, int64_t id, const char
 	return auth_finish(db, rc, e, "change the user");
 }
 
+/* Revokes every live API token of user id, each with its audit event,
+ * inside the caller's transaction. */
+static int revoke_tokens(struct db *db, const struct actor *a, int64_t id, struct err *e)
+{
+	struct db_stmt *st;
+	int64_t *ids = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = db_prepare(db, "SELECT id FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL"
+				" ORDER BY id", &st);
+
+	if (rc)
+		return err_set(e, rc, "cannot read the tokens: %s", db_errmsg(db));
+	db_bind_int(st, 1, id);
+	while ((rc = db_step(st)) == 1) {
+		if (n == alloc) {
+			alloc = alloc ? 2 * alloc : 8;
+			ids = xrealloc(ids, alloc * sizeof(*ids));
+		}
+		ids[n++] = db_column_int(st, 0);
+	}
+	rc = rc < 0 ? err_set(e, rc, "cannot read the tokens: %s", db_errmsg(db)) : 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		json_t *changes = json_array();
+		change_text(changes, "revoked", NULL, "true");
+		rc = exec_id(db, "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1", ids[i]);
+		if (!rc)
+			rc = audit_append(db, a, "api_token", ids[i], "revoke", changes,
+					  "the owner's password changed", e);
+		json_decref(changes);
+	}
+	free(ids);
+	return rc;
+}
+
 int user_set_password(struct db *db, const struct actor *a, int64_t id, const char *password,
 		      struct err *e)
 {
@@ -447,10 +481,14 @@ int user_set_password(struct db *db, const struct actor *a, int64_t id, const ch
 		rc = audit_append(db, a, "user", id, "update", changes, NULL, e);
 		json_decref(changes);
 	}
-	/* A new password ends every session signed in with the old one. */
+	/* A new password ends every session signed in with the old one, and
+	 * revokes every API token: a password is changed because it may be
+	 * known, and whoever knew it may have minted a token with it. */
 	if (!rc)
 		rc = exec_id(db, "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL",
 			     id);
+	if (!rc)
+		rc = revoke_tokens(db, a, id, e);
 	return auth_finish(db, rc, e, "set the password");
 }
 

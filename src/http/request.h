@@ -42,6 +42,9 @@ struct request {
 	char *allow;        /* owned; for 405 */
 	int retry_after;    /* seconds, for 503 */
 	char *set_cookie;   /* owned; Set-Cookie of a sign-in or sign-out */
+	const char *cache_control; /* static; NULL: no-store */
+	const char *content_security_policy; /* static; NULL: none */
+	char content_disposition[160]; /* a download's Content-Disposition, or "" */
 };
 
 const char *request_header(struct request *r, const char *name);

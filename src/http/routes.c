@@ -11,11 +11,13 @@
 #include "db/db.h"
 #include "domain/access.h"
 #include "domain/actor.h"
+#include "domain/adverse_event.h"
 #include "domain/audit.h"
 #include "domain/diversity.h"
 #include "domain/enrollment.h"
 #include "domain/enrollment_forecast.h"
 #include "domain/enrollment_plan.h"
+#include "domain/exposure.h"
 #include "domain/milestone.h"
 #include "domain/organisation.h"
 #include "domain/protocol_version.h"
@@ -27,6 +29,9 @@
 #include "domain/summary.h"
 #include "domain/visit.h"
 #include "http/routes_auth.h"
+#include "http/routes_import.h"
+#include "http/routes_odm.h"
+#include "http/routes_export.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/date.h"
@@ -115,7 +120,7 @@ static enum MHD_Result collect_filter(void *cls, enum MHD_ValueKind kind, const 
 {
 	struct filter_ctx *f = cls;
 	(void)kind;
-	if (!strcmp(key, "limit") || !strcmp(key, "cursor"))
+	if (!strcmp(key, "limit") || !strcmp(key, "cursor") || !strcmp(key, "format"))
 		return MHD_YES;
 	if (f->n == MAX_FILTERS) {
 		f->overflow = true;
@@ -136,8 +141,9 @@ static void list_records(struct request *r, int64_t parent_id)
 	struct err e;
 	json_t *items;
 	int64_t next;
+	enum list_format format;
 
-	if (parse_page(r, &p))
+	if (list_format(r, &format) || parse_page(r, &p))
 		return;
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_filter, &f);
 	if (f.overflow) {
@@ -149,6 +155,10 @@ static void list_records(struct request *r, int64_t parent_id)
 	q.limit = p.limit;
 	q.filters = f.filters;
 	q.nfilters = f.n;
+	if (format != LIST_JSON) {
+		export_records(r, format, def, &q, export_paged(r));
+		return;
+	}
 	err_init(&e);
 	if (record_list(r->db, r->actor, def, &q, &items, &next, &e))
 		reply_error(r, &e, NULL);
@@ -180,6 +190,8 @@ static const char *collection_of(const struct entity_def *def)
 		return "enrollment-plan";
 	if (def == &diversity_goal_def)
 		return "diversity-goals";
+	if (def == &adverse_event_def)
+		return "adverse-events";
 	return def->table;
 }
 
@@ -508,6 +520,7 @@ static const struct entity_def *const audited[] = {
 	&organisation_def, &site_def, &study_def, &protocol_version_def,
 	&study_site_def, &subject_def, &milestone_def, &visit_definition_def, &subject_visit_def,
 	&enrollment_plan_point_def, &diversity_goal_def,
+	&adverse_event_def, &exposure_def,
 };
 
 static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -517,7 +530,7 @@ static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, con
 	(void)kind;
 	(void)value;
 	static const char *const known[] = {"entity", "id", "actor_id", "from", "to", "limit", "cursor",
-					    NULL};
+					    "format", NULL};
 	bool ok = false;
 	for (size_t i = 0; known[i]; i++)
 		ok |= !strcmp(key, known[i]);
@@ -527,21 +540,62 @@ static enum MHD_Result check_audit_param(void *cls, enum MHD_ValueKind kind, con
 }
 
 /* The arm is blinded in the trail too: events keep it (the chain hashes
- * it), the view of a blinded reader drops it. */
+ * it), the view of a blinded reader drops it, and drops every event's hash:
+ * all the other inputs of the hash chain are in view, so any hash from the
+ * blinded event on would let a reader try each arm until one matched.
+ * Verifying the chain is `ctms audit verify`'s work, not a reader's. */
 static void blind_events(json_t *items)
 {
 	for (size_t i = 0; i < json_array_size(items); i++) {
 		json_t *ev = json_array_get(items, i), *changes = json_object_get(ev, "changes");
 		const char *entity = json_str(ev, "entity");
-		for (size_t j = json_array_size(changes); entity && j-- > 0;) {
+		const struct entity_def *def = NULL;
+		json_object_del(ev, "hash");
+		for (size_t k = 0; entity && k < sizeof(audited) / sizeof(*audited); k++)
+			if (!strcmp(entity, audited[k]->name))
+				def = audited[k];
+		for (size_t j = json_array_size(changes); def && j-- > 0;) {
 			const struct field_def *f =
-				!strcmp(entity, subject_def.name)
-					? record_field(&subject_def, json_str(json_array_get(changes, j), "field"))
-					: NULL;
+				record_field(def, json_str(json_array_get(changes, j), "field"));
 			if (f && (f->flags & F_BLINDED))
 				json_array_remove(changes, j);
 		}
 	}
+}
+
+/* The trail as a download: the one page asked for, else every event the
+ * filters select, up to EXPORT_ROWS_MAX. */
+static void export_audit(struct request *r, enum list_format format, struct audit_query *q,
+			 bool paged)
+{
+	json_t *all = json_array(), *items;
+	int64_t next = 0;
+	struct err e;
+	int rc;
+
+	err_init(&e);
+	q->limit = paged ? q->limit : 1000;
+	do {
+		if ((rc = audit_list(r->db, q, &items, &next, &e)))
+			break;
+		json_array_extend(all, items);
+		json_decref(items);
+		q->after_seq = next;
+		if (json_array_size(all) > EXPORT_ROWS_MAX)
+			rc = err_set(&e, CTMS_EINVAL,
+				     "the export would hold more than %d events: narrow it with filters, "
+				     "or page through it with limit and cursor",
+				     EXPORT_ROWS_MAX);
+	} while (!rc && next && !paged);
+	if (rc) {
+		reply_error(r, &e, NULL);
+	} else {
+		if (!access_unblinded(r->actor, 0, 0))
+			blind_events(all);
+		export_items(r, format, all, NULL);
+	}
+	json_decref(all);
+	err_release(&e);
 }
 
 static void h_audit(struct request *r)
@@ -553,6 +607,7 @@ static void h_audit(struct request *r)
 	int64_t next;
 	struct err e;
 	bool known = false;
+	enum list_format format;
 
 	err_init(&e);
 	if (access_capability(r->actor, CAP_AUDIT_TRAIL, 0, &e)) {
@@ -561,7 +616,7 @@ static void h_audit(struct request *r)
 		return;
 	}
 	err_release(&e);
-	if (parse_page(r, &p))
+	if (list_format(r, &format) || parse_page(r, &p))
 		return;
 	q.entity = request_query(r, "entity");
 	err_init(&e);
@@ -575,8 +630,8 @@ static void h_audit(struct request *r)
 	if (q.entity && !known)
 		err_field(&e, "entity", "must be one of: organisation, site, study, protocol_version, "
 					"study_site, subject, milestone, visit_definition, subject_visit, "
-					"enrollment_plan_point, diversity_goal, user, grant, api_token, "
-					"signature, setting");
+					"enrollment_plan_point, diversity_goal, adverse_event, exposure, "
+					"user, grant, api_token, signature, setting");
 	const char *actor = request_query(r, "actor_id"), *from = request_query(r, "from"),
 		   *to = request_query(r, "to");
 	if (actor) {
@@ -611,6 +666,10 @@ static void h_audit(struct request *r)
 			reply_problem(r, CTMS_EBADREQ, "id must be a positive integer");
 			return;
 		}
+	}
+	if (format != LIST_JSON) {
+		export_audit(r, format, &q, export_paged(r));
+		return;
 	}
 	err_init(&e);
 	if (audit_list(r->db, &q, &items, &next, &e)) {
@@ -709,6 +768,23 @@ const struct route routes[] = {
 	{"POST", "/api/v1/studies/{id}/diversity-goals", h_create_child, &diversity_goal_def, 0},
 	RECORD_ROUTES("diversity-goals", diversity_goal_def),
 	{"GET", "/api/v1/audit", h_audit, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/fhir", h_study_fhir, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/ctgov", h_study_ctgov, NULL, 0},
+	{"GET", "/api/v1/adverse-events", h_list, &adverse_event_def, 0},
+	{"GET", "/api/v1/subjects/{id}/adverse-events", h_list_child, &adverse_event_def, 0},
+	{"POST", "/api/v1/subjects/{id}/adverse-events", h_create_child, &adverse_event_def, 0},
+	RECORD_ROUTES("adverse-events", adverse_event_def),
+	{"GET", "/api/v1/exposures", h_list, &exposure_def, 0},
+	{"GET", "/api/v1/subjects/{id}/exposures", h_list_child, &exposure_def, 0},
+	{"POST", "/api/v1/subjects/{id}/exposures", h_create_child, &exposure_def, 0},
+	RECORD_ROUTES("exposures", exposure_def),
+	{"POST", "/api/v1/imports/ctgov", h_import_ctgov, NULL, 0},
+	{"POST", "/api/v1/studies/{id}/imports/sites", h_import_csv, &import_sites_kind, 0},
+	{"POST", "/api/v1/studies/{id}/imports/subjects", h_import_csv, &import_subjects_kind, 0},
+	{"GET", "/api/v1/imports/templates/sites.csv", h_import_template, &import_sites_kind, 0},
+	{"GET", "/api/v1/imports/templates/subjects.csv", h_import_template, &import_subjects_kind, 0},
+	{"POST", "/api/v1/imports/odm", h_odm_import, NULL, 0},
+	{"GET", "/api/v1/studies/{id}/odm", h_study_odm, NULL, 0},
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

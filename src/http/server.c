@@ -19,6 +19,7 @@
 #include "http/dispatch.h"
 #include "http/request.h"
 #include "http/router.h"
+#include "http/static.h"
 #include "util/buf.h"
 #include "util/date.h"
 
@@ -145,8 +146,14 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *conn,
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "text/plain");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Cache-Control",
+				r->cache_control ? r->cache_control : "no-store");
+	if (r->content_security_policy)
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					r->content_security_policy);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->content_disposition[0])
+		MHD_add_response_header(resp, "Content-Disposition", r->content_disposition);
 	if (r->etag[0])
 		MHD_add_response_header(resp, "ETag", r->etag);
 	if (r->location)
@@ -237,6 +244,9 @@ static enum MHD_Result admit(struct server *s, struct MHD_Connection *conn, stru
 		return send_reply(s, conn, x);
 	}
 	if (rc) {
+		/* The web application's files, answered here: read from memory. */
+		if (static_serve(r))
+			return send_reply(s, conn, x);
 		reply_problem(r, CTMS_ENOTFOUND, "no resource at this path");
 		return send_reply(s, conn, x);
 	}

@@ -7,8 +7,10 @@
  * compares each mapped field with what ctms holds and updates only the
  * fields that differ; an identical record writes nothing, not even an
  * audit event. A location is keyed by its position in the record's location
- * list, which gives its site number ("001", "002", ...). Each study is one
- * transaction: a study that fails leaves the others loaded.
+ * list, which gives its site number ("001", "002", ...). Studies are
+ * written in batches, each one transaction; when the store refuses a study,
+ * its batch is done again a study at a time, so a study that fails leaves
+ * the others loaded.
  *
  * Anything that does not fit a ctms field is reported, never invented: a
  * study or a location that cannot be mapped is rejected with its reason;
@@ -53,12 +55,26 @@ void ctgov_report_release(struct ctgov_report *r);
 void ctgov_import_record(struct db *db, const struct actor *a, const json_t *record,
 			 const char *where, struct ctgov_report *r);
 
-/* Imports a file holding one JSON study per line or one JSON array of
- * studies. A line or element that is not a study record is rejected in the
- * report. Returns CTMS_EIO, and imports nothing, when the file cannot be
- * read (or an array file is not valid JSON as a whole). */
+/* Imports len bytes holding one JSON study per line or one JSON array of
+ * studies; name names them in the report ("studies.jsonl:12", "body[3]").
+ * A line or element that is not a study record is rejected in the report,
+ * and the others are imported. Returns CTMS_EINVAL, and imports nothing,
+ * when an array is not valid JSON as a whole. */
+int ctgov_import_buffer(struct db *db, const struct actor *a, const char *name, const char *data,
+			size_t len, struct ctgov_report *r, struct err *e);
+
+#define CTGOV_MAX_FILE_BYTES (1L << 30)
+
+/* Reads a file (at most CTGOV_MAX_FILE_BYTES) and imports it as
+ * ctgov_import_buffer does. Returns CTMS_EIO, and imports nothing, when
+ * the file cannot be read. */
 int ctgov_import_file(struct db *db, const struct actor *a, const char *path,
 		      struct ctgov_report *r, struct err *e);
+
+/* The report as JSON: {"studies": counts, "study_sites": counts,
+ * "adapted": {...}, "rejected": [...], "notes": [...]}, counts being
+ * {"created", "updated", "unchanged", "rejected"}. A new reference. */
+json_t *ctgov_report_json(const struct ctgov_report *r);
 
 /* Prints the counts, the adaptations, every rejection and every note. */
 void ctgov_report_print(FILE *out, const struct ctgov_report *r);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "domain/codes.h"
@@ -100,10 +101,10 @@ int sdtm_index(struct db *db, const struct actor *a, const struct entity_def *de
 /* The first TS value of a parameter (TSSEQ 1 comes first in the file). */
 static const char *ts_value(const struct sdtm_import *im, const char *parameter)
 {
-	int code = sdtm_table_column(&im->ts, "TSPARMCD"), value = sdtm_table_column(&im->ts, "TSVAL");
+	int code = csv_column(&im->ts, "TSPARMCD"), value = csv_column(&im->ts, "TSVAL");
 	for (size_t i = 0; i < im->ts.nrows; i++)
-		if (!strcmp(sdtm_table_cell(&im->ts, i, code), parameter))
-			return sdtm_table_cell(&im->ts, i, value);
+		if (!strcmp(csv_cell(&im->ts, i, code), parameter))
+			return csv_cell(&im->ts, i, value);
 	return "";
 }
 
@@ -280,16 +281,16 @@ static int ensure_sites(struct sdtm_import *im, struct err *e)
 {
 	static const char *const steps[] = {"identified", "feasibility", "selected", "approved",
 					    "contracted", "initiated",	 "activated"};
-	int site_column = sdtm_table_column(&im->dm, "SITEID");
-	int country_column = sdtm_table_column(&im->dm, "COUNTRY");
+	int site_column = csv_column(&im->dm, "SITEID");
+	int country_column = csv_column(&im->dm, "COUNTRY");
 	json_t *existing = NULL, *wanted = json_object(), *site, *first = json_object();
 	const char *number;
 	int rc = sdtm_index(im->db, im->a, &study_site_def, im->study_id, "site_number", &existing, e);
 
 	for (size_t i = 0; !rc && i < im->dm.nrows; i++) {
 		const struct sdtm_subject *s = &im->subjects[i];
-		const char *on = json_str(first, sdtm_table_cell(&im->dm, i, site_column));
-		number = sdtm_table_cell(&im->dm, i, site_column);
+		const char *on = json_str(first, csv_cell(&im->dm, i, site_column));
+		number = csv_cell(&im->dm, i, site_column);
 		if (s->skip)
 			continue;
 		if (!on || strcmp(s->screened_on, on) < 0)
@@ -297,7 +298,7 @@ static int ensure_sites(struct sdtm_import *im, struct err *e)
 		if (!json_object_get(wanted, number))
 			json_object_set_new(wanted, number,
 					    json_pack("{s:s, s:s}", "country",
-						      sdtm_table_cell(&im->dm, i, country_column), "row",
+						      csv_cell(&im->dm, i, country_column), "row",
 						      im->dm.name));
 	}
 	json_object_foreach(wanted, number, site) {
@@ -350,13 +351,13 @@ static int ensure_sites(struct sdtm_import *im, struct err *e)
 /* The visit schedule from TV: one definition per VISITNUM. */
 static int ensure_schedule(struct sdtm_import *im, struct err *e)
 {
-	int number = sdtm_table_column(&im->tv, "VISITNUM"), name = sdtm_table_column(&im->tv, "VISIT");
-	int day = sdtm_table_column(&im->tv, "VISITDY");
+	int number = csv_column(&im->tv, "VISITNUM"), name = csv_column(&im->tv, "VISIT");
+	int day = csv_column(&im->tv, "VISITDY");
 	json_t *existing = NULL;
 	int rc = sdtm_index(im->db, im->a, &visit_definition_def, im->study_id, "number", &existing, e);
 
 	for (size_t i = 0; !rc && i < im->tv.nrows; i++) {
-		const char *n = sdtm_table_cell(&im->tv, i, number), *d = sdtm_table_cell(&im->tv, i, day);
+		const char *n = csv_cell(&im->tv, i, number), *d = csv_cell(&im->tv, i, day);
 		char where[64], *end;
 		json_t *input;
 		long long planned;
@@ -366,7 +367,7 @@ static int ensure_schedule(struct sdtm_import *im, struct err *e)
 			im->r->definitions.unchanged++;
 			continue;
 		}
-		input = json_pack("{s:s, s:s}", "number", n, "name", sdtm_table_cell(&im->tv, i, name));
+		input = json_pack("{s:s, s:s}", "number", n, "name", csv_cell(&im->tv, i, name));
 		errno = 0;
 		planned = strtoll(d, &end, 10);
 		if (d[0] && !*end && !errno && planned != 0)
@@ -396,27 +397,25 @@ static const char *const required[] = {"dm", "ds", "sv", "ts", "tv"};
 
 static int load(struct sdtm_import *im, const char *dir, struct err *e)
 {
-	struct sdtm_table *tables[] = {&im->dm, &im->ds, &im->sv, &im->ts, &im->tv};
+	struct csv_table *tables[] = {&im->dm, &im->ds, &im->sv, &im->ts, &im->tv};
 	char path[4096];
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < NELEMS(tables); i++) {
 		snprintf(path, sizeof(path), "%s/%s.csv", dir, required[i]);
-		rc = sdtm_table_load(path, tables[i], e);
+		rc = csv_load(path, true, tables[i], e);
 	}
 	for (int i = 0; !rc && i < 2; i++) {
-		struct sdtm_table t;
-		struct err missing;
-		err_init(&missing);
+		struct csv_table *t = i ? &im->ex : &im->ae;
 		snprintf(path, sizeof(path), "%s/%s.csv", dir, i ? "ex" : "ae");
-		if (!sdtm_table_load(path, &t, &missing))
-			*(i ? &im->r->exposures : &im->r->adverse_events) = (int64_t)t.nrows;
-		sdtm_table_release(&t);
-		err_release(&missing);
+		if (access(path, F_OK))
+			continue; /* optional; reported absent */
+		rc = csv_load(path, true, t, e);
+		*(i ? &im->r->has_ex : &im->r->has_ae) = !rc;
 	}
 	if (!rc && !im->dm.nrows)
 		rc = err_set(e, CTMS_EINVAL, "dm.csv holds no subjects");
-	if (!rc && !(im->study_number = sdtm_table_cell(&im->dm, 0, sdtm_table_column(&im->dm, "STUDYID")))[0])
+	if (!rc && !(im->study_number = csv_cell(&im->dm, 0, csv_column(&im->dm, "STUDYID")))[0])
 		rc = err_set(e, CTMS_EINVAL, "dm.csv: the first subject has no STUDYID");
 	return rc;
 }
@@ -456,11 +455,13 @@ int sdtm_import_dir(struct db *db, const struct actor *a, const struct actor *si
 	if (!rc)
 		rc = sdtm_subjects_import(&im, e);
 	free(im.subjects);
-	sdtm_table_release(&im.dm);
-	sdtm_table_release(&im.ds);
-	sdtm_table_release(&im.sv);
-	sdtm_table_release(&im.ts);
-	sdtm_table_release(&im.tv);
+	csv_release(&im.dm);
+	csv_release(&im.ds);
+	csv_release(&im.sv);
+	csv_release(&im.ts);
+	csv_release(&im.tv);
+	csv_release(&im.ae);
+	csv_release(&im.ex);
 	return rc;
 }
 
@@ -482,6 +483,8 @@ void sdtm_report_print(FILE *out, const struct sdtm_report *r)
 	print_counts(out, "study-sites", &r->sites);
 	print_counts(out, "subjects", &r->subjects);
 	print_counts(out, "visits", &r->visits);
+	print_counts(out, "adverse events", &r->adverse_events);
+	print_counts(out, "exposure records", &r->exposures);
 	fprintf(out,
 		"subjects by status: %lld screened, %lld screen_failed, %lld enrolled, %lld "
 		"completed, %lld withdrawn\n",
@@ -495,10 +498,17 @@ void sdtm_report_print(FILE *out, const struct sdtm_report *r)
 		"left screened for want of a consent date\n",
 		(long long)r->missing_consent, (long long)r->consent_on_screening,
 		(long long)r->not_enrolled);
-	fprintf(out,
-		"not imported: no record kind yet: %lld adverse events (ae.csv), %lld exposure "
-		"records (ex.csv); not read: se.csv, ta.csv, te.csv, ti.csv\n",
-		(long long)r->adverse_events, (long long)r->exposures);
+	if (r->has_ae)
+		fprintf(out,
+			"adverse events in ae.csv: %lld serious (AESER Y), %lld deaths (AESDTH Y or "
+			"AEOUT FATAL); dates not invented: %lld onsets given as YYYY or YYYY-MM, %lld "
+			"without onset, %lld ends given partially, %lld without end date; %lld onsets "
+			"before the subject's screening, kept with the reason recorded\n",
+			(long long)r->serious_events, (long long)r->deaths, (long long)r->partial_onsets,
+			(long long)r->missing_onsets, (long long)r->partial_ends,
+			(long long)r->no_end_date, (long long)r->onset_before_screening);
+	fprintf(out, "not read:%s%s se.csv, ta.csv, te.csv, ti.csv\n",
+		r->has_ae ? "" : " ae.csv (absent),", r->has_ex ? "" : " ex.csv (absent),");
 	fprintf(out,
 		"adapted: sites have no institution, city or investigator in SDTM: named "
 		"\"<STUDYID> site <SITEID>\", investigator \"" NOT_REPORTED "\", the country's main "

@@ -1,7 +1,7 @@
 /* CDISC SDTM import: one study from a directory of SDTM datasets as CSV
  * (dm.csv, ds.csv, sv.csv, ts.csv, tv.csv required; ae.csv and ex.csv
- * counted), written through the domain layer so every record is validated
- * and audited like any other.
+ * when present), written through the domain layer so every record is
+ * validated and audited like any other.
  *
  * Mapping (docs and the report say the same):
  * - TS: the study (protocol number STUDYID, title TITLE, phase TPHASE,
@@ -24,6 +24,11 @@
  * - TV: the visit schedule (number VISITNUM, name VISIT, planned day
  *   VISITDY); SV: subject visits (visit_on SVSTDTC, end_on SVENDTC), by
  *   VISITNUM to the schedule, unscheduled (named VISIT) when TV lacks it.
+ * - AE: an adverse event per row (adverse_event.h), keyed by AESEQ; dates
+ *   as partial as the source gives them, never completed; an onset before
+ *   the subject's screening is kept with onset_before_screening_reason
+ *   saying so. Codes ctms does not know are left empty and noted.
+ * - EX: an exposure record per row (exposure.h), keyed by EXSEQ.
  *
  * Consent: ctms refuses to enroll a subject without a consent date (ICH E6
  * 2.8), and DM.RFICDTC is empty throughout the CDISC pilot. By default such
@@ -33,7 +38,7 @@
  * whose reason says the date is not in the source.
  *
  * Study and sites are one transaction; each subject's lifecycle is one and
- * its visits another (a visit the domain refuses is retried alone so the
+ * its visits, adverse events and exposure one each (a visit the domain refuses is retried alone so the
  * rest still load). Records that already exist are left as they are and
  * counted unchanged, so re-importing the same directory writes nothing, and
  * an interrupted import resumes where it stopped. */
@@ -60,13 +65,19 @@ struct sdtm_options {
 struct sdtm_report {
 	int64_t study_id;
 	struct sdtm_counts study, protocol_versions, sites, definitions, subjects, visits;
+	struct sdtm_counts adverse_events, exposures;
 	/* Subjects of the import by their status afterwards. */
 	int64_t screened, screen_failed, enrolled, completed, withdrawn;
 	int64_t missing_consent;      /* subjects with an empty DM.RFICDTC */
 	int64_t consent_on_screening; /* of those, given their screening date as consent */
 	int64_t not_enrolled;         /* randomised in the data, left screened: no consent date */
 	int64_t unscheduled_visits;   /* SV rows with a VISITNUM not in TV */
-	int64_t adverse_events, exposures; /* AE and EX rows: not imported, no record kind yet */
+	/* What ae.csv holds (every row, created or not): AESER Y; AESDTH Y or
+	 * AEOUT FATAL; onsets given as YYYY or YYYY-MM; no onset; ends given
+	 * partially; no end date; onsets before the subject's screening. */
+	int64_t serious_events, deaths, partial_onsets, missing_onsets, partial_ends, no_end_date;
+	int64_t onset_before_screening;
+	bool has_ae, has_ex;
 	/* [{"where", "key", "reason"}]: every rejected record, in file order. */
 	json_t *rejected;
 	/* [{"where", "note"}]: values adapted or left out. */

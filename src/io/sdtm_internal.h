@@ -1,11 +1,12 @@
 /* Shared between the SDTM importer's files (sdtm.c: the study, its sites
- * and schedule, the report; sdtm_subjects.c: subjects and their visits). */
+ * and schedule, the report; sdtm_subjects.c: subjects; sdtm_visits.c:
+ * their visits; sdtm_events.c: adverse events and exposure). */
 #ifndef CTMS_IO_SDTM_INTERNAL_H
 #define CTMS_IO_SDTM_INTERNAL_H
 
 #include "domain/record.h"
 #include "io/sdtm.h"
-#include "io/sdtm_csv.h"
+#include "io/csv_read.h"
 #include "util/date.h"
 
 struct sdtm_subject {
@@ -28,7 +29,8 @@ struct sdtm_import {
 	const struct actor *a, *signer;
 	const struct sdtm_options *options;
 	struct sdtm_report *r;
-	struct sdtm_table dm, ds, sv, ts, tv;
+	struct csv_table dm, ds, sv, ts, tv;
+	struct csv_table ae, ex; /* optional: no columns when the file is absent */
 	const char *study_number; /* STUDYID */
 	int64_t study_id;
 	struct sdtm_subject *subjects; /* dm.nrows */
@@ -55,5 +57,8 @@ void sdtm_subjects_plan(struct sdtm_import *im);
 int sdtm_subjects_import(struct sdtm_import *im, struct err *e);
 /* Writes the SV visits of the subjects written (sdtm_visits.c). */
 int sdtm_visits_import(struct sdtm_import *im, struct err *e);
+/* Writes the AE adverse events and EX exposure of the subjects written
+ * (sdtm_events.c). */
+int sdtm_events_import(struct sdtm_import *im, struct err *e);
 
 #endif

@@ -22,15 +22,15 @@ static bool is_code(const char *const *codes, const char *value)
 }
 
 /* {USUBJID: earliest SVSTDTC date} */
-static json_t *first_visits(const struct sdtm_table *sv)
+static json_t *first_visits(const struct csv_table *sv)
 {
-	int subject = sdtm_table_column(sv, "USUBJID"), start = sdtm_table_column(sv, "SVSTDTC");
+	int subject = csv_column(sv, "USUBJID"), start = csv_column(sv, "SVSTDTC");
 	json_t *first = json_object();
 	char day[DATE_LEN];
 
 	for (size_t i = 0; i < sv->nrows; i++) {
-		const char *id = sdtm_table_cell(sv, i, subject), *known = json_str(first, id);
-		if (!sdtm_date(sdtm_table_cell(sv, i, start), day) && (!known || strcmp(day, known) < 0))
+		const char *id = csv_cell(sv, i, subject), *known = json_str(first, id);
+		if (!sdtm_date(csv_cell(sv, i, start), day) && (!known || strcmp(day, known) < 0))
 			json_object_set_new(first, id, json_string(day));
 	}
 	return first;
@@ -39,15 +39,15 @@ static json_t *first_visits(const struct sdtm_table *sv)
 /* {USUBJID: row of its disposition event}: the latest when there are several. */
 static json_t *dispositions(struct sdtm_import *im)
 {
-	const struct sdtm_table *ds = &im->ds;
-	int subject = sdtm_table_column(ds, "USUBJID"), category = sdtm_table_column(ds, "DSCAT");
-	int start = sdtm_table_column(ds, "DSSTDTC");
+	const struct csv_table *ds = &im->ds;
+	int subject = csv_column(ds, "USUBJID"), category = csv_column(ds, "DSCAT");
+	int start = csv_column(ds, "DSSTDTC");
 	json_t *rows = json_object();
 
 	for (size_t i = 0; i < ds->nrows; i++) {
-		const char *id = sdtm_table_cell(ds, i, subject);
+		const char *id = csv_cell(ds, i, subject);
 		json_t *known = json_object_get(rows, id);
-		if (strcmp(sdtm_table_cell(ds, i, category), "DISPOSITION EVENT"))
+		if (strcmp(csv_cell(ds, i, category), "DISPOSITION EVENT"))
 			continue;
 		if (known) {
 			char where[64];
@@ -55,7 +55,7 @@ static json_t *dispositions(struct sdtm_import *im)
 			snprintf(where, sizeof(where), "ds.csv:%zu", i + 2);
 			sdtm_note(im->r, where, "%s has a second disposition event; the later one counts",
 				  id);
-			if (strcmp(sdtm_table_cell(ds, i, start), sdtm_table_cell(ds, k, start)) < 0)
+			if (strcmp(csv_cell(ds, i, start), csv_cell(ds, k, start)) < 0)
 				continue;
 		}
 		json_object_set_new(rows, id, json_integer((json_int_t)i));
@@ -66,15 +66,15 @@ static json_t *dispositions(struct sdtm_import *im)
 static void plan_disposition(struct sdtm_import *im, struct sdtm_subject *s, const json_t *row,
 			     const char *where)
 {
-	const struct sdtm_table *ds = &im->ds;
+	const struct csv_table *ds = &im->ds;
 	size_t i = (size_t)json_integer_value(row);
-	const char *decod = sdtm_table_cell(ds, i, sdtm_table_column(ds, "DSDECOD"));
-	const char *term = sdtm_table_cell(ds, i, sdtm_table_column(ds, "DSTERM"));
+	const char *decod = csv_cell(ds, i, csv_column(ds, "DSDECOD"));
+	const char *term = csv_cell(ds, i, csv_column(ds, "DSTERM"));
 
 	s->target = s->enrolled_on[0] ? "enrolled" : "screened";
 	if (!row)
 		return;
-	if (sdtm_date(sdtm_table_cell(ds, i, sdtm_table_column(ds, "DSSTDTC")), s->ended_on)) {
+	if (sdtm_date(csv_cell(ds, i, csv_column(ds, "DSSTDTC")), s->ended_on)) {
 		sdtm_note(im->r, where, "%s: the disposition %s has no full date; not recorded",
 			  s->usubjid, decod);
 		return;
@@ -96,19 +96,19 @@ static void plan_disposition(struct sdtm_import *im, struct sdtm_subject *s, con
 
 void sdtm_subjects_plan(struct sdtm_import *im)
 {
-	const struct sdtm_table *dm = &im->dm;
-	int id = sdtm_table_column(dm, "USUBJID"), consent = sdtm_table_column(dm, "RFICDTC");
-	int start = sdtm_table_column(dm, "RFSTDTC");
+	const struct csv_table *dm = &im->dm;
+	int id = csv_column(dm, "USUBJID"), consent = csv_column(dm, "RFICDTC");
+	int start = csv_column(dm, "RFSTDTC");
 	json_t *first = first_visits(&im->sv), *disposed = dispositions(im);
 
 	for (size_t i = 0; i < dm->nrows; i++) {
 		struct sdtm_subject *s = &im->subjects[i];
-		const char *visit, *consented = sdtm_table_cell(dm, i, consent);
+		const char *visit, *consented = csv_cell(dm, i, consent);
 		char where[64];
 
 		snprintf(where, sizeof(where), "dm.csv:%zu", i + 2);
 		s->row = i;
-		s->usubjid = sdtm_table_cell(dm, i, id);
+		s->usubjid = csv_cell(dm, i, id);
 		visit = json_str(first, s->usubjid);
 		if (sdtm_date(consented, s->consented_on)) {
 			im->r->missing_consent++;
@@ -127,7 +127,7 @@ void sdtm_subjects_plan(struct sdtm_import *im)
 			s->skip = true;
 			continue;
 		}
-		const char *rfstdtc = sdtm_table_cell(dm, i, start);
+		const char *rfstdtc = csv_cell(dm, i, start);
 		if (sdtm_date(rfstdtc, s->enrolled_on) && rfstdtc[0])
 			sdtm_note(im->r, where, "%s: RFSTDTC '%s' is not a full date; not enrolled",
 				  s->usubjid, rfstdtc);
@@ -141,9 +141,9 @@ void sdtm_subjects_plan(struct sdtm_import *im)
 static json_t *subject_fields(struct sdtm_import *im, const struct sdtm_subject *s, char *why,
 			      size_t len)
 {
-	const struct sdtm_table *dm = &im->dm;
+	const struct csv_table *dm = &im->dm;
 	size_t i = s->row;
-#define DM(name) sdtm_table_cell(dm, i, sdtm_table_column(dm, name))
+#define DM(name) csv_cell(dm, i, csv_column(dm, name))
 	const char *sex = DM("SEX"), *race = DM("RACE"), *ethnic = DM("ETHNIC"), *age = DM("AGE");
 	const char *unit = DM("AGEU"), *arm = DM("ARM");
 	char *end;
@@ -353,5 +353,7 @@ int sdtm_subjects_import(struct sdtm_import *im, struct err *e)
 	free(order);
 	if (!rc)
 		rc = sdtm_visits_import(im, e);
+	if (!rc)
+		rc = sdtm_events_import(im, e);
 	return rc;
 }

@@ -29,10 +29,10 @@ static json_t *visit_fields(struct sdtm_import *im, const json_t *schedule,
 			    const struct visit_columns *c, size_t i, char *key, size_t key_len,
 			    char *why, size_t len)
 {
-	const char *number = sdtm_table_cell(&im->sv, i, c->number);
-	const char *name = sdtm_table_cell(&im->sv, i, c->name);
-	const char *start = sdtm_table_cell(&im->sv, i, c->start);
-	const char *end = sdtm_table_cell(&im->sv, i, c->end);
+	const char *number = csv_cell(&im->sv, i, c->number);
+	const char *name = csv_cell(&im->sv, i, c->name);
+	const char *start = csv_cell(&im->sv, i, c->start);
+	const char *end = csv_cell(&im->sv, i, c->end);
 	char on[DATE_LEN], end_on[DATE_LEN];
 	json_t *in;
 
@@ -162,18 +162,18 @@ static int subject_visits(struct sdtm_import *im, const struct sdtm_subject *s,
 int sdtm_visits_import(struct sdtm_import *im, struct err *e)
 {
 	struct visit_columns c = {
-		sdtm_table_column(&im->sv, "USUBJID"), sdtm_table_column(&im->sv, "VISITNUM"),
-		sdtm_table_column(&im->sv, "VISIT"),   sdtm_table_column(&im->sv, "SVSTDTC"),
-		sdtm_table_column(&im->sv, "SVENDTC"),
+		csv_column(&im->sv, "USUBJID"), csv_column(&im->sv, "VISITNUM"),
+		csv_column(&im->sv, "VISIT"),   csv_column(&im->sv, "SVSTDTC"),
+		csv_column(&im->sv, "SVENDTC"),
 	};
-	int tv_number = sdtm_table_column(&im->tv, "VISITNUM");
+	int tv_number = csv_column(&im->tv, "VISITNUM");
 	json_t *schedule = json_object(), *by_subject = json_object(), *rows;
 	int rc = 0;
 
 	for (size_t i = 0; i < im->tv.nrows; i++)
-		json_object_set_new(schedule, sdtm_table_cell(&im->tv, i, tv_number), json_true());
+		json_object_set_new(schedule, csv_cell(&im->tv, i, tv_number), json_true());
 	for (size_t i = 0; i < im->sv.nrows; i++) {
-		const char *id = sdtm_table_cell(&im->sv, i, c.subject);
+		const char *id = csv_cell(&im->sv, i, c.subject);
 		rows = json_object_get(by_subject, id);
 		if (!rows) {
 			rows = json_array();

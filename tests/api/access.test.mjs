@@ -36,6 +36,8 @@ const MATRIX = {
   subject_visit: ['site', ['RCUT', 'R', 'R', 'RCU', 'R', 'R', 'R', '']],
   enrollment_plan_point: ['study', ['RCUT', 'RCU', 'R', '', 'R', 'R', 'R', 'R']],
   diversity_goal: ['study', ['RCUT', 'RCU', 'R', '', 'R', 'R', 'R', 'R']],
+  adverse_event: ['site', ['RCUT', 'R', 'R', 'RCU', 'RCU', '', 'R', '']],
+  exposure: ['site', ['RCUT', 'R', 'R', 'RCU', 'R', '', 'R', '']],
 };
 
 /** Capabilities that are not a kind of record: the roles that have them. */
@@ -117,6 +119,10 @@ before(async () => {
       await ok(await s.patch(`/api/v1/subjects/${subject.id}`, { arm: target === 'A1' ? 'ACTIVE 10 MG' : 'PLACEBO' }, 1));
       put('subject_visit', target, await ok(await s.post(`/api/v1/subjects/${subject.id}/visits`,
         { name: 'UNSCHEDULED', visit_on: '2024-06-11' }), 201));
+      put('adverse_event', target, await ok(await s.post(`/api/v1/subjects/${subject.id}/adverse-events`,
+        { term: 'HEADACHE', serious: 'N', onset_on: '2024-06-11' }), 201));
+      put('exposure', target, await ok(await s.post(`/api/v1/subjects/${subject.id}/exposures`,
+        { treatment: 'PLACEBO', dose: '0', start_on: '2024-06-11' }), 201));
     }
   }
 
@@ -355,10 +361,73 @@ const ROUTES = {
   'PATCH /api/v1/diversity-goals/{id}': patchOne('diversity_goal', STUDIES),
 
   'GET /api/v1/audit': { expect: (u) => (hasCapability(u, 'audit') && u.scope === 'global' ? 200 : 403) },
+  'GET /api/v1/studies/{id}/odm': {
+    targets: STUDIES, id: (t) => F.study[t],
+    expect: (u, t) => (readable(u, 'study', AT[t]) ? 200 : 404),
+    check: (u, t, r) => { if (r.status === 200) assert.doesNotMatch(r.text, /CTMS\.ARM" Value=/, `${u.key} got an arm`); },
+  },
+
+  'GET /api/v1/adverse-events': list('adverse_event'),
+  'GET /api/v1/subjects/{id}/adverse-events': list('adverse_event', { parent: 'subject', targets: SITES }),
+  'POST /api/v1/subjects/{id}/adverse-events': create('adverse_event',
+    () => ({ term: 'HEADACHE', serious: 'N', onset_on: ON }), { parent: 'subject', targets: SITES }),
+  'GET /api/v1/adverse-events/{id}': getOne('adverse_event', SITES),
+  'PATCH /api/v1/adverse-events/{id}': patchOne('adverse_event', SITES),
+  'GET /api/v1/exposures': list('exposure'),
+  'GET /api/v1/subjects/{id}/exposures': list('exposure', { parent: 'subject', targets: SITES }),
+  // Without treatment and dose, which only unblinded roles set.
+  'POST /api/v1/subjects/{id}/exposures': create('exposure', () => ({ start_on: ON, dose_unit: 'mg' }),
+    { parent: 'subject', targets: SITES }),
+  'GET /api/v1/exposures/{id}': getOne('exposure', SITES),
+  'PATCH /api/v1/exposures/{id}': patchOne('exposure', SITES),
+
+  // Imports. The table's calls send JSON, so an allowed CSV import stops at
+  // 415 after the authority checks; tests/api/import_*.test.mjs import for real.
+  'POST /api/v1/imports/ctgov': {
+    body: () => [], // no records: counts of zero
+    expect: (u) => (covers(u, 'study', 'C', {}) ? 200 : 403),
+  },
+  'POST /api/v1/studies/{id}/imports/sites': {
+    targets: STUDIES, id: (t) => F.study[t], body: () => ({}),
+    expect: (u, t) => (!readable(u, 'study', AT[t]) ? 404
+      : covers(u, 'study_site', 'C', { study: t, site: 'new' }) ? 415 : 403),
+  },
+  'POST /api/v1/studies/{id}/imports/subjects': {
+    targets: STUDIES, id: (t) => F.study[t], body: () => ({}),
+    expect: (u, t) => (!readable(u, 'study', AT[t]) ? 404
+      : MATRIX.subject[1][ROLES.indexOf(u.role)].includes('C') && (u.scope === 'global' || u.scope[0] === t) ? 415 : 403),
+  },
+  'GET /api/v1/imports/templates/sites.csv': { expect: () => 200 },
+  'GET /api/v1/imports/templates/subjects.csv': { expect: () => 200 },
+
+  // A study's downloads: whoever reads the study, holding what their lists hold.
+  'GET /api/v1/studies/{id}/fhir': {
+    targets: STUDIES, id: (t) => F.study[t], expect: (u, t) => (readable(u, 'study', AT[t]) ? 200 : 404),
+    check: async (u, t, r, path) => {
+      if (r.status !== 200) return;
+      const all = (await ok(await s.get(`/api/v1/studies/${F.study[t]}/subjects?limit=1000`))).items;
+      const want = all.filter((rec) => readable(u, 'subject', recordScope('subject', rec))).map((rec) => rec.screening_number);
+      const got = r.json.entry.map((e) => e.resource).filter((x) => x.resourceType === 'ResearchSubject');
+      assert.deepEqual(got.map((x) => x.individual.identifier.value).sort(), want.sort(), `${u.key} ${path}`);
+      for (const x of got) assert.ok(!('assignedArm' in x), `${u.key} is shown no arm`);
+      assert.ok(!('arm' in r.json.entry[0].resource), `${u.key} is shown no study arms`);
+    },
+  },
+  'GET /api/v1/studies/{id}/ctgov': {
+    targets: STUDIES, id: (t) => F.study[t], expect: (u, t) => (readable(u, 'study', AT[t]) ? 200 : 404),
+    check: async (u, t, r, path) => {
+      if (r.status !== 200) return;
+      const all = (await ok(await s.get(`/api/v1/studies/${F.study[t]}/sites?limit=1000`))).items;
+      const want = all.filter((rec) => readable(u, 'study_site', recordScope('study_site', rec))).map((rec) => rec.institution_name);
+      const got = r.json.protocolSection.contactsLocationsModule.locations.map((l) => l.facility);
+      assert.deepEqual(got.sort(), want.sort(), `${u.key} ${path}`);
+    },
+  },
 };
 
 /** Routes walked by tests of their own, each with the reason. */
 const ELSEWHERE = {
+  'POST /api/v1/imports/odm': 'takes ?study= and an XML body: import_odm.test.mjs walks its roles (admin 200, manager 403, other study 404)',
   'POST /api/v1/signatures': 'electronic signatures have their own tests',
   'GET /api/v1/signatures': 'electronic signatures have their own tests',
 };
@@ -643,6 +712,10 @@ test('blinding: the arm is shown to unblinded grants only, in records, lists and
   assert.ok(!fields(seenBlind).includes('arm'), 'a blinded auditor sees no arm change');
   assert.doesNotMatch(JSON.stringify(seenBlind), /ACTIVE|PLACEBO/);
   assert.ok(fields(seenBlind).includes('sex'), 'the other fields stay');
+  // No hashes either: with every other input of the chain in view, a hash
+  // would let a blinded reader try each arm until one matched.
+  assert.ok(seenOpen.every((e) => /^[0-9a-f]{64}$/.test(e.hash)), 'an unblinded auditor sees the hashes');
+  assert.ok(seenBlind.every((e) => !('hash' in e)), 'a blinded auditor sees no hash');
 });
 
 test('a grant takes effect, and its revocation too, at the next request', async () => {

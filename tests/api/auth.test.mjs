@@ -175,7 +175,12 @@ test('wrong password and unknown user: the same answer, after the same work', as
   const unknownEvents = failed.filter((e) => e.entity_id === 0);
   assert.equal(unknownEvents.length, 10);
   assert.ok(unknownEvents.every((e) => e.reason === 'unknown user'));
-  assert.ok(unknownEvents.some((e) => e.changes.some((c) => c.field === 'username' && c.new === 'nobody-here')));
+  // Not the name as typed (it may be a password typed in the wrong field):
+  // the first 16 hex digits of its SHA-256, which ties attempts together.
+  const digest = createHash('sha256').update('nobody-here').digest('hex').slice(0, 16);
+  assert.equal(unknownEvents.filter((e) => e.changes.some((c) => c.field === 'username_sha256' && c.new === digest)).length, 1);
+  assert.ok(unknownEvents.every((e) => e.changes.some((c) => c.field === 'username_sha256' && /^[0-9a-f]{16}$/.test(c.new))));
+  assert.ok(!/nobody-here|ghost-/.test(JSON.stringify(unknownEvents)));
   const frankEvents = failed.filter((e) => e.entity_id === U.frank.id);
   assert.equal(frankEvents.length, 10);
   assert.ok(frankEvents.every((e) => e.reason === 'wrong password'));
@@ -393,7 +398,14 @@ test('password rules: at least 12 characters, not containing the username; refus
   assert.equal(auditCount(s.db), before2);
   const wrong = await withSession(sess, 'PATCH', path, { body: { password: 'a new long password', current_password: 'not it at all' }, csrf: true });
   assert.ok([401, 403].includes(wrong.status), wrong.text);
+  // A token minted before the change dies with the old password.
+  const minted = await ok(await withSession(sess, 'POST', `${path}/tokens`, { body: { name: 'mine', days: 1 }, csrf: true }), 201);
+  const withToken = () => s.request('GET', '/api/v1/sessions/current', { headers: { authorization: `Bearer ${minted.token}` } });
+  await ok(await withToken());
   await ok(await withSession(sess, 'PATCH', path, { body: { password: 'a new long password', current_password: g.password }, csrf: true }));
+  assertProblem(await withToken(), 401);
+  const revoked = sqlRows(s.db, `SELECT reason FROM audit_event WHERE entity = 'api_token' AND entity_id = ${minted.id} AND action = 'revoke'`);
+  assert.equal(revoked.length, 1);
   assertProblem(await login('grace', g.password), 401);
   await signIn({ username: 'grace', password: 'a new long password' });
 

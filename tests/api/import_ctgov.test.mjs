@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ctms, sqlRows, PG_DIR } from './lib.mjs';
+import { ctms, sqlRows, PG_DIR, startServer, stopChecked, addUser } from './lib.mjs';
 
 const DATA = new URL('../../data/ctgov/studies.jsonl', import.meta.url).pathname;
 const STUDIES = 964;
@@ -119,5 +119,56 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('POST /api/v1/imports/ctgov: the same import over the API, for managers and administrators', async () => {
+  const s = await startServer();
+  try {
+    const lines = readFileSync(DATA, 'utf8').split('\n').filter(Boolean).slice(0, 40);
+    const post = (raw, type = 'application/x-ndjson', headers = {}) =>
+      s.request('POST', '/api/v1/imports/ctgov', { raw, headers: { 'content-type': type, ...headers } });
+    const first = await post(`${lines.join('\n')}\n`);
+    assert.equal(first.status, 200, first.text);
+    const { studies, study_sites: sites } = first.json;
+    assert.equal(studies.created + studies.rejected, 40);
+    assert.ok(studies.created >= 35, first.text);
+    assert.ok(first.json.rejected.some((x) => x.where === 'body:1' && /invalid NCT id/.test(x.reason)), first.text);
+    assert.equal(sqlRows(s.db, 'SELECT count(*) AS n FROM studies')[0].n, studies.created);
+    assert.equal(sqlRows(s.db, 'SELECT count(*) AS n FROM study_sites')[0].n, sites.created);
+
+    // The same records again, now as one JSON array: nothing changes, nothing is written.
+    const events = auditCount(s.db);
+    const again = await post(`[${lines.join(',')}]`, 'application/json');
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json.studies, { created: 0, updated: 0, unchanged: studies.created, rejected: studies.rejected });
+    assert.deepEqual(again.json.study_sites, { created: 0, updated: 0, unchanged: sites.created, rejected: sites.rejected });
+    assert.ok(again.json.rejected.some((x) => x.where === 'body[0]'));
+    assert.equal(auditCount(s.db), events);
+
+    // Refused: roles that do not create studies, a study-level manager, a body that is not records.
+    for (const [username, role, study] of [['ct-monitor', 'monitor'], ['ct-safety', 'safety'], ['ct-manager-a', 'manager', 'DEMO-NONE']]) {
+      if (study) {
+        const created = await s.post('/api/v1/studies', { protocol_number: study, title: 'T', phase: 'PHASE2', target_enrollment: 5 });
+        assert.equal(created.status, 201, created.text);
+      }
+      const u = addUser(s.db, { username, role, study });
+      const r = await post(lines[1], 'application/x-ndjson', { authorization: `Bearer ${u.token}` });
+      assert.equal(r.status, 403, `${username}: ${r.text}`);
+    }
+    const manager = addUser(s.db, { username: 'ct-manager', role: 'manager' });
+    const ok = await post(lines[2], 'application/x-ndjson', { authorization: `Bearer ${manager.token}` });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.studies.unchanged, 1);
+    const before = auditCount(s.db);
+    assert.equal((await post('[{"protocolSection": ', 'application/json')).status, 400);
+    assert.equal((await post(lines[3], 'text/plain')).status, 415);
+    assert.equal((await post('', 'application/json')).status, 400);
+    const junk = await post('{not json}\n', 'application/x-ndjson');
+    assert.equal(junk.status, 200);
+    assert.match(junk.json.rejected[0].reason, /^not JSON/);
+    assert.equal(auditCount(s.db), before);
+  } finally {
+    await stopChecked(s);
   }
 });

@@ -1,19 +1,20 @@
 // `ctms import sdtm`: the CDISC SDTM pilot (CDISCPILOT01) loads as one study
-// with all its sites, subjects and visits, the audit trail verifies, a
+// with all its sites, subjects, visits, adverse events and exposure, the
+// audit trail verifies, a
 // re-import writes nothing, and the server's enrollment report counts the
 // pilot's randomised subjects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ctms, sqlRows, serveDatabase, PG_DIR } from './lib.mjs';
 
 const DATA = new URL('../../data/sdtm-cdiscpilot01', import.meta.url).pathname;
 
-function importDir(db, extra = []) {
+function importDir(db, extra = [], dir = DATA) {
   const started = process.hrtime.bigint();
-  const r = ctms(['import', 'sdtm', '--db', db, ...extra, DATA]);
+  const r = ctms(['import', 'sdtm', '--db', db, ...extra, dir]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   assert.equal(r.status, 0, r.stderr);
   const counts = (what) => {
@@ -29,6 +30,8 @@ function importDir(db, extra = []) {
     subjects: counts('subjects'),
     visits: counts('visits'),
     definitions: counts('visit definitions'),
+    adverseEvents: counts('adverse events'),
+    exposures: counts('exposure records'),
     rejections: r.stdout.split('\n').filter((line) => line.startsWith('rejected ')),
   };
 }
@@ -51,7 +54,23 @@ test('ctms import sdtm loads the CDISC pilot in full and re-imports idempotently
     assert.match(first.out, /^screen failures: 52$/m);
     assert.match(first.out, /^subjects by status: 0 screened, 52 screen_failed, 0 enrolled, 110 completed, 144 withdrawn$/m);
     assert.match(first.out, /missing consent dates: 306 subjects have an empty DM\.RFICDTC; 254 given their screening date/);
-    assert.match(first.out, /not imported: no record kind yet: 1191 adverse events \(ae\.csv\), 591 exposure records/);
+    // Every adverse event and exposure record of the pilot, dates as partial as the source.
+    assert.deepEqual(first.adverseEvents, { created: 1191, unchanged: 0, rejected: 0 });
+    assert.deepEqual(first.exposures, { created: 591, unchanged: 0, rejected: 0 });
+    assert.match(first.out, /^adverse events in ae\.csv: 3 serious \(AESER Y\), 3 deaths \(AESDTH Y or AEOUT FATAL\); dates not invented: 26 onsets given as YYYY or YYYY-MM, 0 without onset, 0 ends given partially, 473 without end date; 28 onsets before the subject's screening/m);
+    const [ae] = sqlRows(db, `SELECT count(*) AS n, sum(serious = 'Y') AS serious, sum(outcome = 'FATAL') AS fatal,
+      sum(results_in_death = 'Y') AS deaths, sum(length(onset_on) < 10) AS partial, sum(end_on IS NULL) AS open,
+      sum(onset_before_screening_reason IS NOT NULL) AS early, count(DISTINCT subject_id) AS subjects FROM adverse_events`);
+    assert.deepEqual(ae, { n: 1191, serious: 3, fatal: 3, deaths: 3, partial: 26, open: 473, early: 28, subjects: 225 });
+    // A partial date stays partial: 01-701-1118's AESEQ 1 began in 2003, month and day unknown.
+    assert.deepEqual(sqlRows(db, `SELECT a.onset_on, a.end_on FROM adverse_events a JOIN subjects s ON s.id = a.subject_id
+      WHERE s.screening_number = '01-701-1118' AND a.sequence_number = 1`), [{ onset_on: '2003', end_on: null }]);
+    assert.deepEqual(sqlRows(db, `SELECT a.term, a.serious, a.life_threatening, a.outcome FROM adverse_events a
+      JOIN subjects s ON s.id = a.subject_id WHERE s.screening_number = '01-709-1424' AND a.sequence_number = 1`),
+    [{ term: 'SYNCOPE', serious: 'Y', life_threatening: 'Y', outcome: 'RECOVERED/RESOLVED' }]);
+    const [ex] = sqlRows(db, `SELECT count(*) AS n, count(DISTINCT subject_id) AS subjects,
+      sum(treatment = 'PLACEBO' AND dose = '0') AS placebo, sum(end_on IS NULL) AS open FROM exposures`);
+    assert.deepEqual(ex, { n: 591, subjects: 254, placebo: 226, open: 6 });
 
     const [study] = sqlRows(db, 'SELECT id, protocol_number, phase, status, target_enrollment, start_up_on, enrolling_on FROM studies');
     assert.equal(study.protocol_number, 'CDISCPILOT01');
@@ -81,6 +100,8 @@ test('ctms import sdtm loads the CDISC pilot in full and re-imports idempotently
     assert.deepEqual(again.subjects, { created: 0, unchanged: 306, rejected: 0 });
     assert.deepEqual(again.visits, { created: 0, unchanged: 3559, rejected: 0 });
     assert.deepEqual(again.sites, { created: 0, unchanged: 17, rejected: 0 });
+    assert.deepEqual(again.adverseEvents, { created: 0, unchanged: 1191, rejected: 0 });
+    assert.deepEqual(again.exposures, { created: 0, unchanged: 591, rejected: 0 });
     assert.equal(auditCount(db), events, 're-import wrote audit events');
 
     const server = await serveDatabase(db, dir);
@@ -91,6 +112,12 @@ test('ctms import sdtm loads the CDISC pilot in full and re-imports idempotently
       assert.equal(r.json.totals.screen_failed, 52);
       assert.equal(r.json.totals.completed, 110);
       assert.equal(r.json.totals.withdrawn, 144);
+      const serious = await server.get(`/api/v1/adverse-events?study_id=${study.id}&serious=Y`);
+      assert.equal(serious.status, 200, serious.text);
+      assert.deepEqual(serious.json.items.map((x) => x.term).sort(),
+        ['PARTIAL SEIZURES WITH SECONDARY GENERALISATION', 'SYNCOPE', 'SYNCOPE']);
+      const fatal = await server.get(`/api/v1/adverse-events?study_id=${study.id}&outcome=FATAL`);
+      assert.equal(fatal.json.items.length, 3);
     } finally {
       await server.stop({ keep: true });
     }
@@ -131,6 +158,40 @@ test('ctms import sdtm reports a directory without the datasets', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot read .*dm\.csv/);
     assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM studies')[0].n, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad AE and EX rows are reported one by one; the rest load; dates are never invented', { skip: PG_DIR ? 'runs on a SQLite file' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-sdtm-'));
+  try {
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    for (const f of ['dm', 'ds', 'sv', 'ts', 'tv']) copyFileSync(join(DATA, `${f}.csv`), join(data, `${f}.csv`));
+    const header = 'STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEDECOD,AEBODSYS,AESEV,AESER,AEACN,AEREL,AEOUT,AESDTH,AESTDTC,AEENDTC';
+    writeFileSync(join(data, 'ae.csv'), [header,
+      'CDISCPILOT01,AE,01-701-1015,1,HEADACHE,HEADACHE,NERVOUS SYSTEM DISORDERS,MILD,N,,NONE,RECOVERED/RESOLVED,N,2014-01,2014-01-20',
+      'CDISCPILOT01,AE,01-701-1015,2,NAUSEA,NAUSEA,"GASTROINTESTINAL DISORDERS",MODERATE,N,,,,N,UNK,',
+      'CDISCPILOT01,AE,01-701-1015,3,RASH,RASH,SKIN,SERIOUS,X,,,,N,2014-01-05,',
+      'CDISCPILOT01,AE,01-701-1015,4,DIZZINESS,DIZZINESS,NERVOUS SYSTEM DISORDERS,MILD,N,,,,N,2014-01-10,2014-01-09',
+      'CDISCPILOT01,AE,99-999-9999,1,COUGH,COUGH,RESPIRATORY,MILD,N,,,,N,2014-01-05,',
+      'CDISCPILOT01,AE,01-701-1015,x,FEVER,FEVER,GENERAL,MILD,N,,,,N,2014-01-05,',
+      ''].join('\r\n'));
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+    const r = importDir(db, ['--consent-on-screening'], data);
+    assert.deepEqual(r.adverseEvents, { created: 2, unchanged: 0, rejected: 4 });
+    assert.match(r.out, /^rejected ae\.csv:4 01-701-1015: AESER 'X' is not Y or N$/m);
+    assert.match(r.out, /^rejected ae\.csv:5 01-701-1015: .*end_on is before the onset on 2014-01-10/m);
+    assert.match(r.out, /^rejected ae\.csv:6 99-999-9999: USUBJID is not a subject of dm\.csv$/m);
+    assert.match(r.out, /^rejected ae\.csv:7 01-701-1015: AESEQ 'x' is not a sequence number$/m);
+    assert.match(r.out, /^note ae\.csv:3: AESTDTC 'UNK' is not an ISO 8601 date; onset_on left empty$/m);
+    assert.match(r.out, /not read: ex\.csv \(absent\)/);
+    assert.deepEqual(sqlRows(db, 'SELECT sequence_number, onset_on, end_on, outcome FROM adverse_events ORDER BY sequence_number'), [
+      { sequence_number: 1, onset_on: '2014-01', end_on: '2014-01-20', outcome: 'RECOVERED/RESOLVED' },
+      { sequence_number: 2, onset_on: null, end_on: null, outcome: null },
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -105,7 +105,17 @@ export async function serveDatabase(db, dir, { args = [] } = {}) {
         init.body = JSON.stringify(body);
         init.headers['content-type'] = 'application/json';
       }
-      const res = await fetch(url + path, init);
+      let res;
+      try {
+        res = await fetch(url + path, init);
+      } catch (e) {
+        // A kept-alive connection the server closed while this process sat
+        // in a synchronous command (spawnSync blocks the timers that would
+        // have dropped it): the request never reached the server. Once more
+        // on a fresh connection.
+        if (!(e instanceof TypeError) || !/fetch failed/.test(e.message)) throw e;
+        res = await fetch(url + path, init);
+      }
       const text = await res.text();
       let json;
       try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }

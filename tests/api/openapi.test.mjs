@@ -492,6 +492,8 @@ const RECORDS = [
   { name: 'SubjectVisit', create: '/api/v1/subjects/{id}/visits', one: '/api/v1/visits/{id}', parent: 'subject' },
   { name: 'EnrollmentPlanPoint', create: '/api/v1/studies/{id}/enrollment-plan', one: '/api/v1/enrollment-plan/{id}' },
   { name: 'DiversityGoal', create: '/api/v1/studies/{id}/diversity-goals', one: '/api/v1/diversity-goals/{id}' },
+  { name: 'AdverseEvent', create: '/api/v1/subjects/{id}/adverse-events', one: '/api/v1/adverse-events/{id}', parent: 'subject' },
+  { name: 'Exposure', create: '/api/v1/subjects/{id}/exposures', one: '/api/v1/exposures/{id}', parent: 'subject' },
 ];
 
 const NOT_TAKEN = /is not a field of|is set by ctms|is set by the lifecycle/;
@@ -582,6 +584,8 @@ async function anyRecordId(name) {
     SubjectVisit: ['/api/v1/subjects/{id}/visits', { id: 1 }],
     EnrollmentPlanPoint: ['/api/v1/studies/{id}/enrollment-plan', { id: 1 }],
     DiversityGoal: ['/api/v1/studies/{id}/diversity-goals', { id: 1 }],
+    AdverseEvent: ['/api/v1/subjects/{id}/adverse-events', { id: 1 }],
+    Exposure: ['/api/v1/subjects/{id}/exposures', { id: 1 }],
   };
   const [template, params] = lists[name];
   const r = expectStatus(await call('GET', template, params, { query: { limit: '1' } }), 200);
@@ -589,6 +593,12 @@ async function anyRecordId(name) {
   if (r.json.items.length === 0 && name === 'SubjectVisit') return (await demoVisit()).id;
   if (r.json.items.length === 0 && name === 'EnrollmentPlanPoint') return (await demoPlanPoint()).id;
   if (r.json.items.length === 0 && name === 'DiversityGoal') return (await demoGoal()).id;
+  if (r.json.items.length === 0 && name === 'AdverseEvent')
+    return expectStatus(await call('POST', '/api/v1/subjects/{id}/adverse-events', { id: 1 },
+      { body: { term: 'HEADACHE', serious: 'N', onset_on: await demoSubjectDay() } }), 201).json.id;
+  if (r.json.items.length === 0 && name === 'Exposure')
+    return expectStatus(await call('POST', '/api/v1/subjects/{id}/exposures', { id: 1 },
+      { body: { start_on: await demoSubjectDay(), dose: '10', dose_unit: 'mg' } }), 201).json.id;
   assert.equal(r.json.items.length, 1, `the demo portfolio has a ${name}`);
   return r.json.items[0].id;
 }
@@ -598,12 +608,14 @@ test('list filters in the spec are exactly the fields the server filters by', as
   const recordLists = new Set(RECORDS.map((r) => `#/components/schemas/${r.name}List`));
   const lists = operations().filter((o) => o.method === 'GET' && recordLists.has(resolve(o.op.responses['200'])
     .content?.['application/json']?.schema?.$ref));
-  assert.equal(lists.length, 11);
+  assert.equal(lists.length, 15);
   for (const { path } of lists) {
     const params = { id: 1 };
     const listSchema = resolve(resolve(operation('GET', path).responses['200']).content['application/json'].schema);
     const item = resolve(listSchema.properties.items.items);
-    const filters = queryParams('GET', path).filter((p) => !['limit', 'cursor'].includes(p.name));
+    const filters = queryParams('GET', path).filter((p) => !['limit', 'cursor', 'format'].includes(p.name));
+    // Every record list is also a download, of a declared content type.
+    for (const format of ['csv', 'xlsx']) expectStatus(await call('GET', path, params, { query: { format } }), 200);
     const sample = (s) => {
       s = resolve(s);
       if (s.enum) return s.enum[0];

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ADMIN, assertNoWrite, assertProblem, auditCount, createEnrollingStudy, ctms, signApproval, sql,
+  ADMIN, assertNoWrite, assertProblem, auditCount, createEnrollingStudy, createSite, ctms, signApproval, sql,
   sqlRows, startServer, stopChecked,
 } from './lib.mjs';
 
@@ -166,4 +166,22 @@ test('audit verify checks each signature against the version it signed', async (
   v = ctms(['audit', 'verify', '--db', s.db]);
   assert.equal(v.status, 0, v.stdout + v.stderr);
   assert.equal(ADMIN.username, 'test-admin');
+});
+
+test('a site investigator signs their own site\'s records, and no other site\'s', async () => {
+  const study = await createEnrollingStudy(s, { protocol_number: 'SIG-SITE-1' });
+  const mine = await createSite(s, study.id, { site_number: '601' });
+  const theirs = await createSite(s, study.id, { site_number: '602' });
+  const inv = user('ines', 'site', ['--study', 'SIG-SITE-1', '--site', '601']);
+  // The site record itself: in scope, signed as responsible.
+  const signed = await sign(inv, { entity: 'study_site', id: mine.id, meaning: 'responsible', username: 'ines', password: PASSWORD });
+  assert.equal(signed.status, 201, signed.text);
+  assert.equal(signed.json.signer_name, 'ines Signer');
+  // Another site's: not even its existence.
+  const before = auditCount(s.db);
+  assertProblem(await sign(inv, { entity: 'study_site', id: theirs.id, meaning: 'responsible', username: 'ines', password: PASSWORD }), 404);
+  assert.equal(auditCount(s.db), before);
+  // A study-level record is not a site's to sign.
+  const pv = await draftProtocol(study.id, '9.0');
+  assertProblem(await sign(inv, { entity: 'protocol_version', id: pv.id, meaning: 'reviewed', username: 'ines', password: PASSWORD }), 403);
 });

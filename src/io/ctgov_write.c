@@ -1,0 +1,250 @@
+/* The writes of one ClinicalTrials.gov study: its sponsor, the study
+ * (created, or updated field by field), its study-sites (ctgov.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "domain/organisation.h"
+#include "domain/record.h"
+#include "domain/site.h"
+#include "domain/study.h"
+#include "domain/study_site.h"
+#include "io/ctgov_internal.h"
+#include "util/json.h"
+
+/* The first record of def matching field = value (a new reference), or NULL. */
+static int find_one(struct db *db, const struct actor *a, const struct entity_def *def,
+		    const char *field, const char *value, json_t **found, struct err *e)
+{
+	struct list_filter filter = {field, value};
+	struct list_query q = {.limit = 1, .filters = &filter, .nfilters = 1};
+	json_t *items = NULL;
+	int64_t next;
+	int rc = record_list(db, a, def, &q, &items, &next, e);
+
+	*found = rc ? NULL : json_incref(json_array_get(items, 0));
+	json_decref(items);
+	return rc;
+}
+
+static int sponsor_id(struct db *db, const struct actor *a, const json_t *ps, struct outcome *o,
+		      json_t **id, struct err *e)
+{
+	const char *name = ctgov_text(ctgov_at(ps, "sponsorCollaboratorsModule", "leadSponsor", "name", NULL));
+	json_t *org = NULL, *input;
+	char why[600];
+	int rc;
+
+	*id = json_null();
+	if (!name)
+		return 0;
+	input = json_pack("{s:s, s:s}", "name", name, "kind", "sponsor");
+	if (!input || !ctgov_fits(&organisation_def, "name", json_object_get(input, "name"), why,
+				  sizeof(why))) {
+		ctgov_note(o, "lead sponsor left out: %s", input ? why : "its name is not valid UTF-8");
+		json_decref(input);
+		return 0;
+	}
+	rc = find_one(db, a, &organisation_def, "name", name, &org, e);
+	if (!rc && !org)
+		rc = record_create(db, a, &organisation_def, 0, input, &org, e);
+	if (!rc)
+		*id = json_integer(json_int(org, "id", 0));
+	json_decref(org);
+	json_decref(input);
+	return rc;
+}
+
+/* The fields of wanted that differ from rec; NULL when none do. */
+static json_t *differences(const json_t *rec, const json_t *wanted)
+{
+	json_t *patch = json_object(), *v;
+	const char *key;
+
+	json_object_foreach((json_t *)wanted, key, v)
+		if (!json_same(json_object_get(rec, key), v))
+			json_object_set(patch, key, v);
+	if (json_object_size(patch))
+		return patch;
+	json_decref(patch);
+	return NULL;
+}
+
+/* Drops null fields: an absent optional field at creation. */
+static void drop_nulls(json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(obj, tmp, key, v)
+		if (json_is_null(v))
+			json_object_del(obj, key);
+}
+
+/* Creates or updates the study; *study_id and *changed report what happened. */
+static int write_study(struct db *db, const struct actor *a, json_t *wanted, struct outcome *o,
+		       int64_t *study_id, struct err *e)
+{
+	json_t *old = NULL, *holder = NULL, *patch;
+	int rc = find_one(db, a, &study_def, "nct_id", o->nct, &old, e);
+
+	if (rc)
+		return rc;
+	/* protocol numbers are unique: one held by another study gives way to the NCT id. */
+	rc = find_one(db, a, &study_def, "protocol_number", json_str(wanted, "protocol_number"),
+		      &holder, e);
+	if (!rc && holder && json_int(holder, "id", 0) != json_int(old, "id", -1)) {
+		ctgov_note(o, "protocol number '%s' belongs to study %lld; the NCT id is used",
+			   json_str(wanted, "protocol_number"), (long long)json_int(holder, "id", 0));
+		json_object_set_new(wanted, "protocol_number", json_string(o->nct));
+	}
+	json_decref(holder);
+	if (rc)
+		goto done;
+	if (!old) {
+		json_t *rec = NULL;
+		drop_nulls(wanted);
+		rc = record_create(db, a, &study_def, 0, wanted, &rec, e);
+		*study_id = json_int(rec, "id", 0);
+		o->created = !rc;
+		json_decref(rec);
+		goto done;
+	}
+	*study_id = json_int(old, "id", 0);
+	patch = differences(old, wanted);
+	if (patch) {
+		json_object_set_new(patch, "change_reason",
+				    json_string("ClinicalTrials.gov record imported"));
+		rc = record_update(db, a, &study_def, *study_id, json_int(old, "version", 0), patch,
+				   NULL, e);
+		o->updated = !rc;
+		json_decref(patch);
+	}
+done:
+	json_decref(old);
+	return rc;
+}
+
+/* The study's existing study-sites by site number: {number: record}. */
+static int existing_sites(struct db *db, const struct actor *a, int64_t study_id, json_t **out,
+			  struct err *e)
+{
+	struct list_query q = {.parent_id = study_id, .limit = 1000};
+	json_t *items, *rec;
+	int64_t next = 0;
+	size_t i;
+	int rc;
+
+	*out = json_object();
+	do {
+		q.after_id = next;
+		if ((rc = record_list(db, a, &study_site_def, &q, &items, &next, e)))
+			return rc;
+		json_array_foreach(items, i, rec)
+			json_object_set(*out, json_str(rec, "site_number"), rec);
+		json_decref(items);
+	} while (next);
+	return 0;
+}
+
+/* ctms keeps one site per institution name and country (site.h), but
+ * sponsors name many sites alike ("Research Site"): a location whose
+ * facility name is already a site in another city of the country becomes
+ * the institution "facility, city", so each keeps its own city. */
+static int qualify_institution(struct db *db, const struct actor *a, json_t *wanted,
+			       struct outcome *o, struct err *e)
+{
+	const char *name = json_str(wanted, "institution_name"), *city = json_str(wanted, "city");
+	struct list_filter filters[] = {{"name", name}, {"country", json_str(wanted, "country")}};
+	struct list_query q = {.limit = 1, .filters = filters, .nfilters = 2};
+	json_t *items = NULL, *v;
+	int64_t next;
+	char qualified[512];
+	int rc = record_list(db, a, &site_def, &q, &items, &next, e);
+
+	if (rc || !json_array_size(items) || !city ||
+	    json_same(json_object_get(json_array_get(items, 0), "city"), json_object_get(wanted, "city")))
+		goto done;
+	snprintf(qualified, sizeof(qualified), "%s, %s", name, city);
+	v = json_string(qualified);
+	if (v && ctgov_fits(&site_def, "name", v, NULL, 0)) {
+		json_object_set_new(wanted, "institution_name", v);
+		o->city_merged++;
+	} else {
+		json_decref(v);
+		ctgov_note(o, "location %s (%s, %s) shares site '%s' of another city: '%s' is too long",
+			   json_str(wanted, "site_number"), name, city, name, qualified);
+	}
+done:
+	json_decref(items);
+	return rc;
+}
+
+static int write_site(struct db *db, const struct actor *a, int64_t study_id, const json_t *old,
+		      json_t *wanted, struct outcome *o, struct err *e)
+{
+	/* The city is the shared site's (site.h: one site per name and country),
+	 * so it is not the study-site's to compare. */
+	static const char *const fixed[] = {"institution_name", "country", NULL};
+	const char *number = json_str(wanted, "site_number");
+	json_t *patch;
+	int rc = qualify_institution(db, a, wanted, o, e);
+
+	if (rc)
+		return rc;
+	if (!old) {
+		rc = record_create(db, a, &study_site_def, study_id, wanted, NULL, e);
+		o->sites.created += !rc;
+		return rc;
+	}
+	json_object_del(wanted, "city");
+	for (int i = 0; fixed[i]; i++) {
+		if (!json_same(json_object_get(old, fixed[i]), json_object_get(wanted, fixed[i]))) {
+			ctgov_reject(o->rejected, o->where, o->nct, number,
+				     "%s changed from '%s' to '%s'; a study-site keeps its institution, so "
+				     "this location needs a manual review",
+				     fixed[i], json_str(old, fixed[i]) ? json_str(old, fixed[i]) : "",
+				     json_str(wanted, fixed[i]) ? json_str(wanted, fixed[i]) : "");
+			o->sites.rejected++;
+			return 0;
+		}
+		json_object_del(wanted, fixed[i]);
+	}
+	json_object_del(wanted, "site_number");
+	patch = differences(old, wanted);
+	if (!patch) {
+		o->sites.unchanged++;
+		return 0;
+	}
+	json_object_set_new(patch, "change_reason", json_string("ClinicalTrials.gov record imported"));
+	rc = record_update(db, a, &study_site_def, json_int(old, "id", 0),
+			   json_int(old, "version", 0), patch, NULL, e);
+	o->sites.updated += !rc;
+	json_decref(patch);
+	return rc;
+}
+
+/* Everything of one study inside its transaction. */
+int ctgov_import_study(struct db *db, const struct actor *a, const json_t *ps, json_t *study,
+		       json_t *sites, struct outcome *o, struct err *e)
+{
+	json_t *existing = NULL, *sponsor, *site;
+	int64_t study_id = 0;
+	size_t i;
+	int rc = sponsor_id(db, a, ps, o, &sponsor, e);
+
+	json_object_set_new(study, "sponsor_id", sponsor);
+	if (!rc)
+		rc = write_study(db, a, study, o, &study_id, e);
+	if (!rc)
+		rc = existing_sites(db, a, study_id, &existing, e);
+	json_array_foreach(sites, i, site) {
+		if (rc)
+			break;
+		rc = write_site(db, a, study_id,
+				json_object_get(existing, json_str(site, "site_number")), site, o, e);
+	}
+	json_decref(existing);
+	return rc;
+}
