@@ -35,7 +35,7 @@ run: build web
 	  grep -E '^(studies|study-sites):' $$log; \
 	  rc=$$?; rm -f $$log; [ $$rc -eq 0 ] || exit $$rc; \
 	fi
-	@scripts/demo-admin $(BUILD)/ctms $(DB)
+	@scripts/demo-admin $(BUILD)/ctms $(DB) $(LISTEN)
 	@$(BUILD)/ctms serve --db $(DB) --listen $(LISTEN)
 
 check: setup

@@ -32,6 +32,7 @@
 #include "http/routes_import.h"
 #include "http/routes_odm.h"
 #include "http/routes_export.h"
+#include "http/routes_portfolio.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/date.h"
@@ -785,6 +786,7 @@ const struct route routes[] = {
 	{"GET", "/api/v1/imports/templates/subjects.csv", h_import_template, &import_subjects_kind, 0},
 	{"POST", "/api/v1/imports/odm", h_odm_import, NULL, 0},
 	{"GET", "/api/v1/studies/{id}/odm", h_study_odm, NULL, 0},
+	{"GET", "/api/v1/portfolio", h_portfolio, NULL, 0},
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -423,6 +423,29 @@ const ROUTES = {
       assert.deepEqual(got.sort(), want.sort(), `${u.key} ${path}`);
     },
   },
+  // Every study the caller may list, with figures over what they may count:
+  // the whole study with the reports capability, else their study-site's.
+  'GET /api/v1/portfolio': {
+    expect: () => 200,
+    check: async (u, t, r) => {
+      if (r.status !== 200) return;
+      const studies = (await ok(await s.get('/api/v1/studies?limit=1000'))).items;
+      const want = studies.filter((rec) => readable(u, 'study', recordScope('study', rec))).map((rec) => rec.id);
+      assert.deepEqual(r.json.items.map((x) => x.id), want, `${u.key} portfolio studies`);
+      for (const item of r.json.items) {
+        const key = recordScope('study', item).study;
+        const whole = hasCapability(u, 'reports') && (u.scope === 'global' || u.scope === key);
+        const mine = !whole && u.scope.length === 2 && u.scope[0] === key && readable(u, 'subject', AT[u.scope]);
+        assert.equal(item.figures?.scope ?? null, whole ? 'study' : mine ? 'sites' : null, `${u.key} figures of ${key}`);
+        if (!mine) continue;
+        const subjects = (await ok(await s.get(`/api/v1/studies/${item.id}/subjects?limit=1000`))).items
+          .filter((x) => x.study_site_id === F.studySite[u.scope]);
+        assert.equal(item.figures.sites.total, 1, `${u.key} counts its study-site alone`);
+        assert.equal(item.figures.subjects.total, subjects.length, `${u.key} counts its study-site's subjects alone`);
+        assert.equal(item.figures.plan, null, `${u.key} is shown no study-wide plan`);
+      }
+    },
+  },
 };
 
 /** Routes walked by tests of their own, each with the reason. */

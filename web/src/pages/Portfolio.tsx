@@ -1,5 +1,5 @@
-import { useMemo, useState } from 'preact/hooks';
-import { api, ApiError, type Rec } from '../api';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, type Api, type Rec } from '../api';
 import { can } from '../access';
 import { fmtDate, fmtNumber, label } from '../format';
 import { Link, navigate } from '../router';
@@ -15,7 +15,32 @@ export interface PortfolioRow {
   percentOfPlan: number | null;
   overdue: number;
   completion: string | null;
+  /** Whose figures: the whole study, the user's own study-sites only, or none. */
+  scope?: 'study' | 'sites' | null;
   flags: { level: 'red' | 'amber'; text: string }[];
+}
+
+/** One study of GET /api/v1/portfolio (docs/openapi.yaml, PortfolioStudy). */
+export interface PortfolioStudy {
+  id: number;
+  protocol_number: string;
+  nct_id: string | null;
+  acronym: string | null;
+  title: string;
+  phase: string;
+  status: string;
+  therapeutic_area: string | null;
+  target_enrollment: number;
+  planned_start_on: string | null;
+  planned_end_on: string | null;
+  milestones_overdue: number;
+  figures: null | {
+    scope: 'study' | 'sites';
+    subjects: { total: number; by_status: Record<string, number> };
+    enrolled: number;
+    sites: { total: number; by_status: Record<string, number>; known: number; active: number };
+    plan: null | { planned: number; actual: number; difference: number; percent_of_plan: number | null };
+  };
 }
 
 /** Red and amber flags, derived from dated facts: behind plan, overdue milestones, late forecast. */
@@ -29,33 +54,70 @@ export function flagsOf(row: Omit<PortfolioRow, 'flags'>): PortfolioRow['flags']
   return flags;
 }
 
-const settle = <T,>(p: Promise<T>) => p.then((v) => v, (e) => {
-  if (e instanceof ApiError && (e.status === 403 || e.status === 404 || e.status === 422)) return null;
-  throw e;
-});
+/**
+ * A row of the table from the portfolio's answer. Figures over the user's
+ * own study-sites are not set against the study's target, which is the
+ * whole study's.
+ */
+export function rowOf(item: PortfolioStudy): PortfolioRow {
+  const { figures, milestones_overdue: overdue, ...study } = item;
+  const whole = figures?.scope === 'study';
+  const row = {
+    study: study as unknown as Rec,
+    enrolled: figures ? figures.enrolled : null,
+    target: figures && !whole ? null : study.target_enrollment ?? null,
+    sitesActive: figures ? figures.sites.active : null,
+    sitesKnown: figures ? figures.sites.known : null,
+    percentOfPlan: figures?.plan?.percent_of_plan ?? null,
+    overdue,
+    completion: null,
+    scope: figures ? figures.scope : null,
+  };
+  return { ...row, flags: flagsOf(row) };
+}
 
-/** Every visible study with its figures; reports the user may not read stay empty. */
-export async function loadPortfolio(): Promise<PortfolioRow[]> {
-  const studies = await api.all<Rec>('/api/v1/studies');
-  return Promise.all(studies.map(async (study) => {
-    const [enrollment, milestones, forecast] = await Promise.all([
-      settle(api.get(`/api/v1/studies/${study.id}/enrollment`)),
-      settle(api.all<Rec>(`/api/v1/studies/${study.id}/milestones`)),
-      study.status === 'enrolling' ? settle(api.get(`/api/v1/studies/${study.id}/forecast`)) : Promise.resolve(null),
-    ]);
-    const t = enrollment?.totals;
-    const row = {
-      study,
-      enrolled: t ? t.enrolled : null,
-      target: t?.target ?? study.target_enrollment ?? null,
-      sitesActive: t ? t.sites.active : null,
-      sitesKnown: t ? t.sites.known : null,
-      percentOfPlan: t?.plan?.percent_of_plan ?? null,
-      overdue: (milestones ?? []).filter((m) => m.overdue).length,
-      completion: forecast?.status === 'ok' ? forecast.completion?.median_on ?? null : null,
-    };
-    return { ...row, flags: flagsOf(row) };
-  }));
+/** Every visible study with its figures: one request, however many studies. */
+export async function loadPortfolio(client: Api = api): Promise<PortfolioRow[]> {
+  const p = await client.get<{ as_of: string; items: PortfolioStudy[] }>('/api/v1/portfolio');
+  return p.items.map(rowOf);
+}
+
+/**
+ * The rows whose forecast completion is worth asking for: enrolling studies
+ * seen whole that have enrolled someone (a forecast needs an enrollment
+ * history; the others would answer "insufficient data").
+ */
+export function forecastWanted(rows: PortfolioRow[]): PortfolioRow[] {
+  return rows.filter((r) => r.study.status === 'enrolling' && r.scope === 'study' && (r.enrolled ?? 0) > 0);
+}
+
+/** The row with its forecast completion, and the flags that follow. */
+export function withCompletion(row: PortfolioRow, completion: string | null): PortfolioRow {
+  if (completion === row.completion) return row;
+  const next = { ...row, completion };
+  return { ...next, flags: flagsOf(next) };
+}
+
+const FORECASTS_AT_ONCE = 4;
+
+/**
+ * Fetches the forecasts of rows, a few at a time, after the table is shown;
+ * calls found(id, completion) for each. Stops when stopped() says so.
+ */
+export async function fetchForecasts(rows: PortfolioRow[], found: (id: number, completion: string | null) => void,
+  stopped: () => boolean = () => false, client: Api = api): Promise<void> {
+  const queue = [...rows];
+  const worker = async () => {
+    for (let r = queue.shift(); r && !stopped(); r = queue.shift()) {
+      let completion: string | null = null;
+      try {
+        const f = await client.get(`/api/v1/studies/${r.study.id}/forecast`);
+        completion = f?.status === 'ok' ? f.completion?.median_on ?? null : null;
+      } catch { /* no forecast: the cell stays empty */ }
+      if (!stopped()) found(r.study.id, completion);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FORECASTS_AT_ONCE, queue.length) }, worker));
 }
 
 /** The study list as a download (the API's own export), with the phase and status filters. */
@@ -146,13 +208,22 @@ function NewStudy({ onDone }: { onDone: () => void }) {
 
 export function Portfolio() {
   const user = useUser();
-  const load = useLoad(loadPortfolio, []);
+  const load = useLoad(() => loadPortfolio(), []);
   const [search, setSearch] = useState('');
   const [phase, setPhase] = useState('');
   const [status, setStatus] = useState('');
   const [sort, setSort] = useState<SortKey>('protocol');
   const [dir, setDir] = useState<1 | -1>(1);
-  const rows = useMemo(() => arrange(load.data ?? [], { search, phase, status, sort, dir }), [load.data, search, phase, status, sort, dir]);
+  const [completions, setCompletions] = useState<Record<number, string | null>>({});
+  useEffect(() => {
+    if (!load.data) return;
+    let live = true;
+    setCompletions({});
+    fetchForecasts(forecastWanted(load.data), (id, completion) => setCompletions((c) => ({ ...c, [id]: completion })), () => !live);
+    return () => { live = false; };
+  }, [load.data]);
+  const all = useMemo(() => (load.data ?? []).map((r) => withCompletion(r, completions[r.study.id] ?? null)), [load.data, completions]);
+  const rows = useMemo(() => arrange(all, { search, phase, status, sort, dir }), [all, search, phase, status, sort, dir]);
   const onSort = (k: SortKey) => { if (k === sort) setDir(dir === 1 ? -1 : 1); else { setSort(k); setDir(1); } };
 
   return (
@@ -204,7 +275,10 @@ export function Portfolio() {
                         <td>{label(r.study.phase)}</td>
                         <td><StatusTag status={r.study.status} /></td>
                         <td class="num">{r.sitesActive === null ? '—' : `${fmtNumber(r.sitesActive)} / ${fmtNumber(r.sitesKnown)}`}</td>
-                        <td>{r.enrolled === null ? '—' : <EnrollmentBar enrolled={r.enrolled} target={r.target} />}</td>
+                        <td>
+                          {r.enrolled === null ? '—' : <EnrollmentBar enrolled={r.enrolled} target={r.target} />}
+                          {r.scope === 'sites' && <div class="sub">your sites only</div>}
+                        </td>
                         <td>{fmtDate(r.completion)}</td>
                         <td>{r.flags.length ? r.flags.map((f) => <Flag level={f.level}>{f.text}</Flag>) : <span class="muted">none</span>}</td>
                       </tr>
