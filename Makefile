@@ -3,7 +3,7 @@ BUILD   ?= build
 DB      ?= ctms.db
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all setup build web run check bench clean
+.PHONY: all setup build web run check bench web-bench clean
 
 all: build
 
@@ -43,6 +43,11 @@ check: setup
 
 bench: build
 	@bench/run
+
+# The web application's portfolio load time, into bench/web.md.
+web-bench: build web
+	@cd tests/web && CTMS_WEB_BENCH_RECORD=1 CTMS_BIN=$(CURDIR)/$(BUILD)/ctms \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test bench.spec.mjs
 
 clean:
 	rm -rf $(BUILD) build-asan
