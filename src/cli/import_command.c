@@ -51,6 +51,18 @@ const char import_usage[] =
 	"one transaction: when any row is bad nothing is written, every bad row is\n"
 	"reported with its line, and the exit status is 1.\n";
 
+/* Prints e's error, if any, as the command's failure; true when it did. */
+static bool print_failure(const struct err *e)
+{
+	char text[2048];
+
+	if (!e->code)
+		return false;
+	err_describe(e, text, sizeof(text));
+	fprintf(stderr, "ctms: %s\n", text);
+	return true;
+}
+
 /* `ctms import sdtm`: argv[3..] are the options and the directory. */
 static int import_sdtm(int argc, char **argv)
 {
@@ -87,9 +99,7 @@ static int import_sdtm(int argc, char **argv)
 	}
 	err_init(&e);
 	sdtm_report_init(&report);
-	if (!db_path || !db_path[0]) {
-		err_set(&e, CTMS_EINVAL, "no database: give --db PATH or set CTMS_DB");
-	} else if (!cli_open_db(db_path, &db, &e)) {
+	if (!cli_open_db(db_path, &db, &e)) {
 		if (!demo_signer(db, &signer, &e) &&
 		    !sdtm_import_dir(db, actor_system(), signer, dir, &options, &report, &e)) {
 			printf("import %s\n", dir);
@@ -98,12 +108,8 @@ static int import_sdtm(int argc, char **argv)
 		actor_free(signer);
 		db_close(db);
 	}
-	if (e.code) {
-		char text[2048];
-		err_describe(&e, text, sizeof(text));
-		fprintf(stderr, "ctms: %s\n", text);
+	if (print_failure(&e))
 		status = 1;
-	}
 	sdtm_report_release(&report);
 	err_release(&e);
 	return status;
@@ -144,21 +150,15 @@ static int import_odm(int argc, char **argv)
 	}
 	err_init(&e);
 	odm_report_init(&report);
-	if (!db_path || !db_path[0]) {
-		err_set(&e, CTMS_EINVAL, "no database: give --db PATH or set CTMS_DB");
-	} else if (!cli_open_db(db_path, &db, &e)) {
+	if (!cli_open_db(db_path, &db, &e)) {
 		if (!odm_import_file(db, actor_system(), study, file, &options, &report, &e)) {
 			printf("import %s\n", file);
 			odm_report_print(stdout, &report);
 		}
 		db_close(db);
 	}
-	if (e.code) {
-		char text[2048];
-		err_describe(&e, text, sizeof(text));
-		fprintf(stderr, "ctms: %s\n", text);
+	if (print_failure(&e))
 		status = 1;
-	}
 	odm_report_release(&report);
 	err_release(&e);
 	return status;
@@ -217,9 +217,7 @@ static int import_csv(int argc, char **argv)
 	}
 	err_init(&e);
 	csv_import_report_init(&report);
-	if (!db_path || !db_path[0]) {
-		err_set(&e, CTMS_EINVAL, "no database: give --db PATH or set CTMS_DB");
-	} else if (!cli_open_db(db_path, &db, &e)) {
+	if (!cli_open_db(db_path, &db, &e)) {
 		if (!study_by_protocol(db, protocol, &study_id, &e) &&
 		    !csv_read_file(file, &data, &len, &e)) {
 			int rc = csv_import(db, actor_system(), study_id, kind, file, data, len, &report, &e);
@@ -234,12 +232,8 @@ static int import_csv(int argc, char **argv)
 		free(data);
 		db_close(db);
 	}
-	if (e.code) {
-		char text[2048];
-		err_describe(&e, text, sizeof(text));
-		fprintf(stderr, "ctms: %s\n", text);
+	if (print_failure(&e))
 		status = 1;
-	}
 	csv_import_report_release(&report);
 	err_release(&e);
 	return status;
@@ -301,9 +295,7 @@ int import_command(int argc, char **argv)
 		return 2;
 	}
 	err_init(&e);
-	if (!db_path || !db_path[0]) {
-		err_set(&e, CTMS_EINVAL, "no database: give --db PATH or set CTMS_DB");
-	} else if (!cli_open_db(db_path, &db, &e)) {
+	if (!cli_open_db(db_path, &db, &e)) {
 		for (int i = 0; i < nfiles; i++) {
 			ctgov_report_init(&report);
 			if (ctgov_import_file(db, actor_system(), files[i], &report, &e)) {
@@ -317,12 +309,8 @@ int import_command(int argc, char **argv)
 		}
 		db_close(db);
 	}
-	if (e.code) {
-		char text[2048];
-		err_describe(&e, text, sizeof(text));
-		fprintf(stderr, "ctms: %s\n", text);
+	if (print_failure(&e))
 		status = 1;
-	}
 	err_release(&e);
 	free(files);
 	return status;
