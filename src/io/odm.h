@@ -31,6 +31,7 @@
 #ifndef CTMS_IO_ODM_H
 #define CTMS_IO_ODM_H
 
+#include "io/import_counts.h"
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,17 +40,13 @@ struct db;
 struct actor;
 struct err;
 
-struct odm_counts {
-	int64_t created, unchanged, rejected;
-};
-
 struct odm_options {
 	const char *default_site; /* site number for subjects that name none, or NULL */
 };
 
 struct odm_report {
 	int64_t study_id;
-	struct odm_counts definitions, subjects, visits;
+	struct import_counts definitions, subjects, visits;
 	int64_t audit_records, vendor_elements, item_data;
 	int64_t common_events;      /* undated Common events: subject-level data, no visit */
 	int64_t duplicate_subjects; /* SubjectKeys seen again in the file */

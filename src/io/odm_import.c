@@ -285,7 +285,7 @@ int odm_import_file(struct db *db, const struct actor *a, const char *protocol, 
 	return rc;
 }
 
-static json_t *counts_json(const struct odm_counts *c)
+static json_t *counts_json(const struct import_counts *c)
 {
 	return json_pack("{s:I, s:I, s:I}", "created", (json_int_t)c->created, "unchanged",
 			 (json_int_t)c->unchanged, "rejected", (json_int_t)c->rejected);
@@ -305,21 +305,15 @@ json_t *odm_report_json(const struct odm_report *r)
 			 r->notes);
 }
 
-static void print_counts(FILE *out, const char *what, const struct odm_counts *c)
-{
-	fprintf(out, "%s: %lld created, %lld unchanged, %lld rejected\n", what, (long long)c->created,
-		(long long)c->unchanged, (long long)c->rejected);
-}
-
 void odm_report_print(FILE *out, const struct odm_report *r)
 {
 	const json_t *item;
 	size_t i;
 
 	fprintf(out, "study id: %lld\n", (long long)r->study_id);
-	print_counts(out, "visit definitions", &r->definitions);
-	print_counts(out, "subjects", &r->subjects);
-	print_counts(out, "visits", &r->visits);
+	import_counts_print(out, "visit definitions", &r->definitions);
+	import_counts_print(out, "subjects", &r->subjects);
+	import_counts_print(out, "visits", &r->visits);
 	fprintf(out, "duplicate subjects: %lld\n", (long long)r->duplicate_subjects);
 	fprintf(out,
 		"read: %lld item data, %lld audit records (counted; their dates date what nothing "

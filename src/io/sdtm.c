@@ -465,26 +465,20 @@ int sdtm_import_dir(struct db *db, const struct actor *a, const struct actor *si
 	return rc;
 }
 
-static void print_counts(FILE *out, const char *what, const struct sdtm_counts *c)
-{
-	fprintf(out, "%s: %lld created, %lld unchanged, %lld rejected\n", what, (long long)c->created,
-		(long long)c->unchanged, (long long)c->rejected);
-}
-
 void sdtm_report_print(FILE *out, const struct sdtm_report *r)
 {
 	const json_t *item;
 	size_t i;
 
 	fprintf(out, "study id: %lld\n", (long long)r->study_id);
-	print_counts(out, "study", &r->study);
-	print_counts(out, "protocol versions", &r->protocol_versions);
-	print_counts(out, "visit definitions", &r->definitions);
-	print_counts(out, "study-sites", &r->sites);
-	print_counts(out, "subjects", &r->subjects);
-	print_counts(out, "visits", &r->visits);
-	print_counts(out, "adverse events", &r->adverse_events);
-	print_counts(out, "exposure records", &r->exposures);
+	import_counts_print(out, "study", &r->study);
+	import_counts_print(out, "protocol versions", &r->protocol_versions);
+	import_counts_print(out, "visit definitions", &r->definitions);
+	import_counts_print(out, "study-sites", &r->sites);
+	import_counts_print(out, "subjects", &r->subjects);
+	import_counts_print(out, "visits", &r->visits);
+	import_counts_print(out, "adverse events", &r->adverse_events);
+	import_counts_print(out, "exposure records", &r->exposures);
 	fprintf(out,
 		"subjects by status: %lld screened, %lld screen_failed, %lld enrolled, %lld "
 		"completed, %lld withdrawn\n",

@@ -45,6 +45,7 @@
 #ifndef CTMS_IO_SDTM_H
 #define CTMS_IO_SDTM_H
 
+#include "io/import_counts.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,18 +55,14 @@ struct db;
 struct actor;
 struct err;
 
-struct sdtm_counts {
-	int64_t created, unchanged, rejected;
-};
-
 struct sdtm_options {
 	bool consent_on_screening;
 };
 
 struct sdtm_report {
 	int64_t study_id;
-	struct sdtm_counts study, protocol_versions, sites, definitions, subjects, visits;
-	struct sdtm_counts adverse_events, exposures;
+	struct import_counts study, protocol_versions, sites, definitions, subjects, visits;
+	struct import_counts adverse_events, exposures;
 	/* Subjects of the import by their status afterwards. */
 	int64_t screened, screen_failed, enrolled, completed, withdrawn;
 	int64_t missing_consent;      /* subjects with an empty DM.RFICDTC */

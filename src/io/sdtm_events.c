@@ -18,7 +18,7 @@ struct event_kind {
 	const char *dataset; /* "ae.csv" */
 	const struct entity_def *def;
 	const struct csv_table *t;
-	struct sdtm_counts *counts;
+	struct import_counts *counts;
 	/* The record input of row; NULL with why set when it cannot be mapped. */
 	json_t *(*map)(struct sdtm_import *im, const struct sdtm_subject *s, size_t row, char *why,
 		       size_t len);
