@@ -282,6 +282,33 @@ static const struct migration migrations[] = {
 	  * ORDER BY id): without this index PostgreSQL's generic plan walks
 	  * every subject of every study in id order. */
 	 "CREATE INDEX subjects_study_id ON subjects(study_id, id);"}}},
+	{7, "registration data", {{ANY,
+	 /* What a ClinicalTrials.gov record says of a study beyond its
+	  * identity: the registry's status and date types, the design, the
+	  * conditions, collaborators and arms (lists kept as JSON text), the
+	  * eligibility summary; and where a site is on the map (decimal
+	  * degrees as text, so both stores keep the digits as given). */
+	 "ALTER TABLE studies ADD COLUMN registry_status TEXT;"
+	 "ALTER TABLE studies ADD COLUMN why_stopped TEXT;"
+	 "ALTER TABLE studies ADD COLUMN start_date_type TEXT;"
+	 "ALTER TABLE studies ADD COLUMN completion_date_type TEXT;"
+	 "ALTER TABLE studies ADD COLUMN target_enrollment_type TEXT;"
+	 "ALTER TABLE studies ADD COLUMN study_type TEXT;"
+	 "ALTER TABLE studies ADD COLUMN allocation TEXT;"
+	 "ALTER TABLE studies ADD COLUMN intervention_model TEXT;"
+	 "ALTER TABLE studies ADD COLUMN observational_model TEXT;"
+	 "ALTER TABLE studies ADD COLUMN masking TEXT;"
+	 "ALTER TABLE studies ADD COLUMN primary_purpose TEXT;"
+	 "ALTER TABLE studies ADD COLUMN conditions TEXT;"
+	 "ALTER TABLE studies ADD COLUMN collaborators TEXT;"
+	 "ALTER TABLE studies ADD COLUMN arms TEXT;"
+	 "ALTER TABLE studies ADD COLUMN eligibility_sex TEXT;"
+	 "ALTER TABLE studies ADD COLUMN eligibility_minimum_age TEXT;"
+	 "ALTER TABLE studies ADD COLUMN eligibility_maximum_age TEXT;"
+	 "ALTER TABLE studies ADD COLUMN healthy_volunteers INTEGER;"
+	 "ALTER TABLE studies ADD COLUMN eligibility_criteria TEXT;"
+	 "ALTER TABLE sites ADD COLUMN latitude TEXT;"
+	 "ALTER TABLE sites ADD COLUMN longitude TEXT;"}}},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

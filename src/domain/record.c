@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,11 +62,70 @@ static bool has_control(const char *s)
 	return false;
 }
 
+static int validate(const struct field_def *f, const json_t *v, const char *name, struct err *e);
+
+/* The items of a list, each reported as name[i] (name[i].member for an
+ * object's members). */
+static int validate_list(const struct field_def *f, const json_t *v, const char *name,
+			 struct err *e)
+{
+	const json_t *item;
+	char at[128];
+	size_t i;
+
+	if (!json_is_array(v))
+		return err_field(e, name, "must be a list (a JSON array)");
+	if (f->max && (int64_t)json_array_size(v) > f->max)
+		return err_field(e, name, "must have at most %lld items (got %zu)", (long long)f->max,
+				 json_array_size(v));
+	json_array_foreach(v, i, item) {
+		snprintf(at, sizeof(at), "%s[%zu]", name, i);
+		if (json_is_null(item))
+			err_field(e, at, "must not be null");
+		else
+			validate(f->item, item, at, e);
+	}
+	return e->code;
+}
+
+static int validate_object(const struct field_def *f, const json_t *v, const char *name,
+			   struct err *e)
+{
+	const char *key;
+	json_t *member;
+	char at[160];
+
+	if (!json_is_object(v))
+		return err_field(e, name, "must be an object");
+	json_object_foreach((json_t *)v, key, member) {
+		const struct field_def *m = NULL;
+		for (size_t i = 0; i < f->nmembers && !m; i++)
+			if (!strcmp(f->members[i].name, key))
+				m = &f->members[i];
+		snprintf(at, sizeof(at), "%s.%s", name, key);
+		if (!m)
+			err_field(e, at, "is not a member of %s", name);
+		else
+			validate(m, member, at, e);
+	}
+	for (size_t i = 0; i < f->nmembers; i++) {
+		snprintf(at, sizeof(at), "%s.%s", name, f->members[i].name);
+		if ((f->members[i].flags & F_REQUIRED) && !json_object_get(v, f->members[i].name))
+			err_field(e, at, "is required");
+	}
+	return e->code;
+}
+
 int field_validate(const struct field_def *f, const json_t *v, struct err *e)
+{
+	return validate(f, v, f->name, e);
+}
+
+static int validate(const struct field_def *f, const json_t *v, const char *name, struct err *e)
 {
 	if (json_is_null(v)) {
 		if (f->flags & F_REQUIRED)
-			return err_field(e, f->name, "is required and cannot be null");
+			return err_field(e, name, "is required and cannot be null");
 		return 0;
 	}
 	switch (f->type) {
@@ -73,31 +133,31 @@ int field_validate(const struct field_def *f, const json_t *v, struct err *e)
 		int64_t max = f->max ? f->max : TEXT_MAX_DEFAULT;
 		int64_t min = f->min ? f->min : ((f->flags & F_REQUIRED) ? 1 : 0);
 		if (!json_is_string(v))
-			return err_field(e, f->name, "must be a string");
+			return err_field(e, name, "must be a string");
 		size_t len = json_string_length(v);
 		const char *s = json_string_value(v);
 		if ((int64_t)len > max)
-			return err_field(e, f->name, "must be at most %lld bytes long (got %zu)",
+			return err_field(e, name, "must be at most %lld bytes long (got %zu)",
 					 (long long)max, len);
 		if ((int64_t)len < min)
-			return err_field(e, f->name, "must not be empty");
+			return err_field(e, name, "must not be empty");
 		if (strlen(s) != len || has_control(s))
-			return err_field(e, f->name, "must not contain control characters");
+			return err_field(e, name, "must not contain control characters");
 		if (len && (s[0] == ' ' || s[len - 1] == ' '))
-			return err_field(e, f->name, "must not begin or end with a space");
+			return err_field(e, name, "must not begin or end with a space");
 		return 0;
 	}
 	case FT_INT:
 		if (!json_is_integer(v))
-			return err_field(e, f->name, "must be an integer");
+			return err_field(e, name, "must be an integer");
 		if ((f->min || f->max) &&
 		    (json_integer_value(v) < f->min || json_integer_value(v) > f->max))
-			return err_field(e, f->name, "must be between %lld and %lld", (long long)f->min,
+			return err_field(e, name, "must be between %lld and %lld", (long long)f->min,
 					 (long long)f->max);
 		return 0;
 	case FT_DATE:
 		if (!json_is_string(v) || !date_valid(json_string_value(v)))
-			return err_field(e, f->name, "must be a calendar date YYYY-MM-DD");
+			return err_field(e, name, "must be a calendar date YYYY-MM-DD");
 		return 0;
 	case FT_ENUM:
 		if (json_is_string(v)) {
@@ -106,29 +166,41 @@ int field_validate(const struct field_def *f, const json_t *v, struct err *e)
 					return 0;
 		}
 		if (f->hint)
-			return err_field(e, f->name, "must be %s", f->hint);
+			return err_field(e, name, "must be %s", f->hint);
 		{
 			struct buf b;
 			buf_init(&b, 900);
 			list_codes(&b, f->codes);
-			err_field(e, f->name, "must be one of: %s", b.ptr);
+			err_field(e, name, "must be one of: %s", b.ptr);
 			buf_release(&b);
 		}
 		return CTMS_EINVAL;
 	case FT_REF:
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
-			return err_field(e, f->name, "must be the id (a positive integer) of a record");
+			return err_field(e, name, "must be the id (a positive integer) of a record");
 		return 0;
 	case FT_BOOL:
 		if (!json_is_boolean(v))
-			return err_field(e, f->name, "must be true or false");
+			return err_field(e, name, "must be true or false");
 		return 0;
+	case FT_REAL:
+		if (!json_is_number(v))
+			return err_field(e, name, "must be a number");
+		if ((f->min || f->max) &&
+		    (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max))
+			return err_field(e, name, "must be between %lld and %lld", (long long)f->min,
+					 (long long)f->max);
+		return 0;
+	case FT_LIST:
+		return validate_list(f, v, name, e);
+	case FT_OBJECT:
+		return validate_object(f, v, name, e);
 	case FT_TIMEZONE:
 		if (!json_is_string(v) || !tz_valid(json_string_value(v)))
-			return err_field(e, f->name, "must be an IANA time zone name such as Europe/Paris");
+			return err_field(e, name, "must be an IANA time zone name such as Europe/Paris");
 		return 0;
 	}
-	return err_field(e, f->name, "has an unknown type");
+	return err_field(e, name, "has an unknown type");
 }
 
 static int bind_json(struct db_stmt *st, int n, const json_t *v)
@@ -141,6 +213,17 @@ static int bind_json(struct db_stmt *st, int n, const json_t *v)
 		return db_bind_int(st, n, json_is_true(v));
 	if (json_is_string(v))
 		return db_bind_text(st, n, json_string_value(v));
+	if (json_is_real(v)) {
+		char text[40];
+		snprintf(text, sizeof(text), "%.15g", json_real_value(v));
+		return db_bind_text(st, n, text);
+	}
+	if (json_is_array(v) || json_is_object(v)) {
+		char *text = json_canonical(v);
+		int rc = db_bind_text(st, n, text);
+		free(text);
+		return rc;
+	}
 	return CTMS_EINVAL;
 }
 
@@ -167,6 +250,12 @@ static json_t *column_json(const struct entity_def *def, struct db_stmt *st, int
 	}
 	if (f && (f->type == FT_INT || f->type == FT_REF))
 		return json_integer(strtoll(db_column_text(st, i), NULL, 10));
+	if (f && f->type == FT_REAL)
+		return json_real(strtod(db_column_text(st, i), NULL));
+	if (f && (f->type == FT_LIST || f->type == FT_OBJECT)) {
+		json_t *v = json_loads(db_column_text(st, i), JSON_DECODE_ANY, NULL);
+		return v ? v : json_null();
+	}
 	return json_string(db_column_text(st, i));
 }
 

@@ -34,6 +34,10 @@ enum field_type {
 	FT_REF,   /* id of a row in ref_table */
 	FT_BOOL,
 	FT_TIMEZONE, /* IANA time zone name known to the system tz database */
+	FT_REAL,  /* a number; min/max are the range; stored as its decimal text */
+	FT_LIST,  /* JSON array of up to max items, each of the rules of item;
+		   * stored as its canonical JSON text */
+	FT_OBJECT, /* JSON object with members[] only (as a list item) */
 };
 
 enum field_flag {
@@ -54,6 +58,9 @@ struct field_def {
 	const char *const *codes; /* FT_ENUM: NULL-terminated list */
 	const char *ref_table;    /* FT_REF */
 	const char *hint;         /* FT_ENUM: what to say instead of listing codes */
+	const struct field_def *item;    /* FT_LIST: the rules of each item */
+	const struct field_def *members; /* FT_OBJECT: its members' rules */
+	size_t nmembers;
 };
 
 struct state_def {
@@ -125,6 +132,8 @@ struct transition {
 #define FIELD_INT(n, fl, lo, hi) {.name = (n), .type = FT_INT, .flags = (fl), .min = (lo), .max = (hi)}
 #define FIELD_DATE(n, fl) {.name = (n), .type = FT_DATE, .flags = (fl)}
 #define FIELD_ENUM(n, fl, c) {.name = (n), .type = FT_ENUM, .flags = (fl), .codes = (c)}
+#define FIELD_REAL(n, fl, lo, hi) {.name = (n), .type = FT_REAL, .flags = (fl), .min = (lo), .max = (hi)}
+#define FIELD_LIST(n, fl, count, it) {.name = (n), .type = FT_LIST, .flags = (fl), .max = (count), .item = (it)}
 #define FIELD_REF(n, fl, t) {.name = (n), .type = FT_REF, .flags = (fl), .ref_table = (t)}
 #define FIELD_COUNTRY(n, fl) \
 	{.name = (n), .type = FT_ENUM, .flags = (fl), .codes = country_codes, \

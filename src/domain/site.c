@@ -12,6 +12,8 @@ static const struct field_def fields[] = {
 	FIELD_TEXT("postal_code", 0, 20),
 	FIELD_COUNTRY("country", F_REQUIRED | F_FILTER),
 	FIELD_REF("organisation_id", 0, "organisations"),
+	FIELD_REAL("latitude", 0, -90, 90),
+	FIELD_REAL("longitude", 0, -180, 180),
 };
 
 static int find(struct db *db, const char *name, const char *country, int64_t not_id, int64_t *id,
@@ -55,17 +57,21 @@ const struct entity_def site_def = {
 	.check = check,
 };
 
-int site_find_or_create(struct db *db, const struct actor *a, const char *name, const char *city,
-			const char *country, int64_t *id, struct err *e)
+int site_find_or_create(struct db *db, const struct actor *a, const json_t *place, int64_t *id,
+			struct err *e)
 {
-	json_t *input, *rec = NULL;
+	static const char *const copied[] = {"city", "region", "postal_code", "latitude",
+					     "longitude", NULL};
+	const char *name = json_str(place, "name"), *country = json_str(place, "country");
+	json_t *input, *rec = NULL, *v;
 	int rc = find(db, name, country, 0, id, e);
 
 	if (rc != CTMS_ENOTFOUND)
 		return rc;
 	input = json_pack("{s:s, s:s}", "name", name, "country", country);
-	if (city)
-		json_object_set_new(input, "city", json_string(city));
+	for (int i = 0; copied[i]; i++)
+		if ((v = json_object_get(place, copied[i])) && !json_is_null(v))
+			json_object_set(input, copied[i], v);
 	rc = record_create(db, a, &site_def, 0, input, &rec, e);
 	if (!rc)
 		*id = json_int(rec, "id", 0);

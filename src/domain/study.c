@@ -23,6 +23,48 @@ static const struct state_def lifecycle_states[] = {
 
 static const struct state_machine lifecycle = {lifecycle_states, NELEMS(lifecycle_states)};
 
+/* Registration data, in ClinicalTrials.gov's codes (its API v2 enums), so
+ * that a record reads the same in both places. */
+static const char *const registry_statuses[] = {
+	"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING",
+	"SUSPENDED", "TERMINATED", "COMPLETED", "WITHDRAWN", "UNKNOWN", "WITHHELD",
+	"AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
+	NULL,
+};
+static const char *const date_types[] = {"ACTUAL", "ESTIMATED", NULL};
+static const char *const study_types[] = {"INTERVENTIONAL", "OBSERVATIONAL", "EXPANDED_ACCESS", NULL};
+static const char *const allocations[] = {"RANDOMIZED", "NON_RANDOMIZED", "NA", NULL};
+static const char *const intervention_models[] = {
+	"SINGLE_GROUP", "PARALLEL", "CROSSOVER", "FACTORIAL", "SEQUENTIAL", NULL,
+};
+static const char *const observational_models[] = {
+	"COHORT", "CASE_CONTROL", "CASE_ONLY", "CASE_CROSSOVER", "ECOLOGIC_OR_COMMUNITY",
+	"FAMILY_BASED", "DEFINED_POPULATION", "NATURAL_HISTORY", "OTHER", NULL,
+};
+static const char *const maskings[] = {"NONE", "SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE", NULL};
+static const char *const purposes[] = {
+	"TREATMENT", "PREVENTION", "DIAGNOSTIC", "ECT", "SUPPORTIVE_CARE", "SCREENING",
+	"HEALTH_SERVICES_RESEARCH", "BASIC_SCIENCE", "DEVICE_FEASIBILITY", "OTHER", NULL,
+};
+static const char *const arm_types[] = {
+	"EXPERIMENTAL", "ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR",
+	"NO_INTERVENTION", "OTHER", NULL,
+};
+static const char *const sexes[] = {"ALL", "FEMALE", "MALE", NULL};
+
+static const struct field_def condition = FIELD_TEXT("condition", F_REQUIRED, 300);
+static const struct field_def collaborator = FIELD_TEXT("collaborator", F_REQUIRED, 200);
+static const struct field_def intervention = FIELD_TEXT("intervention", F_REQUIRED, 300);
+static const struct field_def arm_members[] = {
+	FIELD_TEXT("label", F_REQUIRED, 200),
+	FIELD_ENUM("type", 0, arm_types),
+	FIELD_TEXT("description", 0, 4000),
+	FIELD_LIST("interventions", 0, 100, &intervention),
+};
+static const struct field_def arm = {
+	.name = "arm", .type = FT_OBJECT, .members = arm_members, .nmembers = NELEMS(arm_members),
+};
+
 static const struct field_def fields[] = {
 	FIELD_TEXT("protocol_number", F_REQUIRED | F_UNIQUE | F_FILTER, 64),
 	FIELD_TEXT("nct_id", F_UNIQUE | F_FILTER, 11),
@@ -42,6 +84,25 @@ static const struct field_def fields[] = {
 	FIELD_DATE("closed_on", F_SERVER),
 	FIELD_DATE("terminated_on", F_SERVER),
 	FIELD_DATE("withdrawn_on", F_SERVER),
+	FIELD_ENUM("registry_status", F_FILTER, registry_statuses),
+	FIELD_TEXT("why_stopped", 0, 1000),
+	FIELD_ENUM("start_date_type", 0, date_types),
+	FIELD_ENUM("completion_date_type", 0, date_types),
+	FIELD_ENUM("target_enrollment_type", 0, date_types),
+	FIELD_ENUM("study_type", F_FILTER, study_types),
+	FIELD_ENUM("allocation", 0, allocations),
+	FIELD_ENUM("intervention_model", 0, intervention_models),
+	FIELD_ENUM("observational_model", 0, observational_models),
+	FIELD_ENUM("masking", 0, maskings),
+	FIELD_ENUM("primary_purpose", 0, purposes),
+	FIELD_LIST("conditions", 0, 200, &condition),
+	FIELD_LIST("collaborators", 0, 100, &collaborator),
+	FIELD_LIST("arms", 0, 100, &arm),
+	FIELD_ENUM("eligibility_sex", 0, sexes),
+	FIELD_TEXT("eligibility_minimum_age", 0, 32),
+	FIELD_TEXT("eligibility_maximum_age", 0, 32),
+	{.name = "healthy_volunteers", .type = FT_BOOL},
+	FIELD_TEXT("eligibility_criteria", 0, 30000),
 };
 
 static bool nct_valid(const char *s)

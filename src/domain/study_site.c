@@ -33,6 +33,10 @@ static const struct field_def fields[] = {
 	FIELD_REF("site_id", F_SERVER | F_FILTER, "sites"),
 	FIELD_TEXT("institution_name", F_VIRTUAL | F_REQUIRED, 200),
 	FIELD_TEXT("city", F_VIRTUAL, 100),
+	FIELD_TEXT("region", F_VIRTUAL, 100),
+	FIELD_TEXT("postal_code", F_VIRTUAL, 20),
+	FIELD_REAL("latitude", F_VIRTUAL, -90, 90),
+	FIELD_REAL("longitude", F_VIRTUAL, -180, 180),
 	FIELD_TEXT("site_number", F_REQUIRED | F_IMMUTABLE | F_UNIQUE | F_FILTER, 32),
 	FIELD_TEXT("investigator_name", F_REQUIRED, 200),
 	FIELD_COUNTRY("country", F_REQUIRED | F_IMMUTABLE | F_FILTER),
@@ -56,6 +60,7 @@ static const struct field_def fields[] = {
 static int prepare(struct db *db, const struct actor *a, json_t *values, struct err *e)
 {
 	char status[32];
+	json_t *place;
 	int64_t site_id;
 	int rc = study_status(db, json_int(values, "study_id", 0), status, sizeof(status), e);
 
@@ -63,8 +68,15 @@ static int prepare(struct db *db, const struct actor *a, json_t *values, struct 
 		return rc;
 	if (!strcmp(status, "closed") || !strcmp(status, "terminated") || !strcmp(status, "withdrawn"))
 		return err_set(e, CTMS_ECONFLICT, "the study is %s; it takes no new sites", status);
-	rc = site_find_or_create(db, a, json_str(values, "institution_name"),
-				     json_str(values, "city"), json_str(values, "country"), &site_id, e);
+	place = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "name",
+			  json_object_get(values, "institution_name"), "country",
+			  json_object_get(values, "country"), "city", json_object_get(values, "city"),
+			  "region", json_object_get(values, "region"), "postal_code",
+			  json_object_get(values, "postal_code"), "latitude",
+			  json_object_get(values, "latitude"), "longitude",
+			  json_object_get(values, "longitude"));
+	rc = site_find_or_create(db, a, place, &site_id, e);
+	json_decref(place);
 	if (rc)
 		return rc;
 	json_object_set_new(values, "site_id", json_integer(site_id));
@@ -112,7 +124,8 @@ const struct entity_def study_site_def = {
 	.nfields = NELEMS(fields),
 	.sm = &lifecycle,
 	.join = "JOIN sites s ON s.id = t.site_id",
-	.join_columns = "s.name AS institution_name, s.city AS city",
+	.join_columns = "s.name AS institution_name, s.city AS city, s.region AS region,"
+			" s.postal_code AS postal_code, s.latitude AS latitude, s.longitude AS longitude",
 	.prepare = prepare,
 	.check = check,
 	.on_transition = on_transition,

@@ -156,6 +156,15 @@ static json_t *cell_json(const struct field_def *f, const char *text, const char
 			return NULL;
 		}
 		return json_integer(v);
+	case FT_REAL: {
+		errno = 0;
+		double d = strtod(text, &end);
+		if (errno || *end || end == text) {
+			*why = "must be a number";
+			return NULL;
+		}
+		return json_real(d);
+	}
 	case FT_BOOL:
 		if (!strcasecmp(text, "true") || !strcmp(text, "1") || !strcasecmp(text, "yes"))
 			return json_true();

@@ -142,14 +142,26 @@ static void set_text(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+/* The type of a planned date or count: the registered one; for a study
+ * registered without one, none (nothing is invented); for a study made in
+ * ctms, an estimate. */
+static const char *planned_type(const json_t *study, const char *field)
+{
+	const char *type = json_str(study, field);
+
+	if (type || json_str(study, "registry_status"))
+		return type;
+	return "ESTIMATED";
+}
+
 /* {"date", "type"}: the actual date when the lifecycle has one, else the
- * planned one as an estimate; NULL when there is neither. */
-static json_t *date_struct(const char *actual, const char *planned)
+ * planned one with its type; NULL when there is neither. */
+static json_t *date_struct(const char *actual, const char *planned, const char *type)
 {
 	if (actual)
 		return json_pack("{s:s, s:s}", "date", actual, "type", "ACTUAL");
 	if (planned)
-		return json_pack("{s:s, s:s}", "date", planned, "type", "ESTIMATED");
+		return json_pack("{s:s, s:s*}", "date", planned, "type", type);
 	return NULL;
 }
 
@@ -179,27 +191,76 @@ static json_t *identification(const json_t *study)
 	return m;
 }
 
+/* The registry's status while the study is still planned in ctms (an
+ * imported registration), else the one its lifecycle gives. */
 static json_t *status_module(const json_t *study)
 {
 	const char *status = json_str(study, "status");
+	const char *registered = json_str(study, "registry_status");
+	bool planned = !status || !strcmp(status, "planned");
 	const char *ended = json_str(study, "closed_on") ? json_str(study, "closed_on")
 							 : json_str(study, "terminated_on");
-	json_t *m = json_pack("{s:s}", "overallStatus", ctgov_export_status(status)), *d;
+	json_t *m = json_pack("{s:s}", "overallStatus", planned && registered
+								? registered
+								: ctgov_export_status(status)),
+	       *d;
 
 	if (status && (!strcmp(status, "terminated") || !strcmp(status, "withdrawn")))
 		set_text(m, "whyStopped", json_str(study, "status_reason"));
-	if ((d = date_struct(json_str(study, "enrolling_on"), json_str(study, "planned_start_on"))))
+	else if (planned)
+		set_text(m, "whyStopped", json_str(study, "why_stopped"));
+	if ((d = date_struct(json_str(study, "enrolling_on"), json_str(study, "planned_start_on"),
+			     planned_type(study, "start_date_type"))))
 		json_object_set_new(m, "startDateStruct", d);
-	if ((d = date_struct(ended, json_str(study, "planned_end_on"))))
+	if ((d = date_struct(ended, json_str(study, "planned_end_on"),
+			     planned_type(study, "completion_date_type"))))
 		json_object_set_new(m, "completionDateStruct", d);
 	return m;
 }
 
 static json_t *design(const json_t *study)
 {
-	return json_pack("{s:o, s:{s:I, s:s}}", "phases", phases_of(json_str(study, "phase")),
-			 "enrollmentInfo", "count", (json_int_t)json_int(study, "target_enrollment", 0),
-			 "type", "ESTIMATED");
+	static const char *const info_fields[][2] = {
+		{"allocation", "allocation"},
+		{"intervention_model", "interventionModel"},
+		{"observational_model", "observationalModel"},
+		{"primary_purpose", "primaryPurpose"},
+	};
+	const char *type = planned_type(study, "target_enrollment_type");
+	json_t *m = json_object(), *info = json_object();
+
+	set_text(m, "studyType", json_str(study, "study_type"));
+	json_object_set_new(m, "phases", phases_of(json_str(study, "phase")));
+	for (size_t i = 0; i < sizeof(info_fields) / sizeof(info_fields[0]); i++)
+		set_text(info, info_fields[i][1], json_str(study, info_fields[i][0]));
+	if (json_str(study, "masking"))
+		json_object_set_new(info, "maskingInfo",
+				    json_pack("{s:s}", "masking", json_str(study, "masking")));
+	if (json_object_size(info))
+		json_object_set_new(m, "designInfo", info);
+	else
+		json_decref(info);
+	json_object_set_new(m, "enrollmentInfo",
+			    json_pack("{s:I, s:s*}", "count",
+				      (json_int_t)json_int(study, "target_enrollment", 0), "type", type));
+	return m;
+}
+
+/* The eligibility summary, or NULL when none is kept. */
+static json_t *eligibility(const json_t *study)
+{
+	json_t *m = json_object(), *v = json_object_get(study, "healthy_volunteers");
+
+	set_text(m, "eligibilityCriteria", json_str(study, "eligibility_criteria"));
+	if (json_is_boolean(v))
+		json_object_set(m, "healthyVolunteers", v);
+	set_text(m, "sex", json_str(study, "eligibility_sex"));
+	set_text(m, "minimumAge", json_str(study, "eligibility_minimum_age"));
+	set_text(m, "maximumAge", json_str(study, "eligibility_maximum_age"));
+	if (json_object_size(m))
+		return m;
+	json_decref(m);
+	return NULL;
 }
 
 /* One location: the site's institution and place, its investigator. */
@@ -214,8 +275,15 @@ static json_t *location(struct db *db, const struct actor *a, const json_t *ss)
 	set_text(loc, "facility", json_str(ss, "institution_name"));
 	set_text(loc, "status", location_status(ss));
 	set_text(loc, "city", json_str(ss, "city"));
-	if (!record_get(db, a, &site_def, json_int(ss, "site_id", 0), &site, &e))
+	if (!record_get(db, a, &site_def, json_int(ss, "site_id", 0), &site, &e)) {
 		set_text(loc, "state", json_str(site, "region"));
+		set_text(loc, "zip", json_str(site, "postal_code"));
+		if (json_is_number(json_object_get(site, "latitude")) &&
+		    json_is_number(json_object_get(site, "longitude")))
+			json_object_set_new(loc, "geoPoint",
+					    json_pack("{s:O, s:O}", "lat", json_object_get(site, "latitude"),
+						      "lon", json_object_get(site, "longitude")));
+	}
 	set_text(loc, "country", ctgov_export_country(country) ? ctgov_export_country(country)
 							     : country);
 	if (investigator && strcmp(investigator, NOT_REPORTED))
@@ -316,20 +384,59 @@ static int study_arms(struct db *db, const struct actor *a, int64_t study_id, js
 	return rc;
 }
 
-static json_t *arms_module(const json_t *arms)
+/* armGroups: the registered arms, else the labels of the subjects' arms
+ * (strings). */
+static json_t *arms_module(const json_t *registered, const json_t *labels)
 {
-	json_t *groups = json_array(), *arm;
+	json_t *groups = json_array(), *arm, *group;
 	size_t i;
 
-	json_array_foreach(arms, i, arm)
-		json_array_append_new(groups, json_pack("{s:O}", "label", arm));
+	json_array_foreach(registered, i, arm) {
+		group = json_pack("{s:O?}", "label", json_object_get(arm, "label"));
+		set_text(group, "type", json_str(arm, "type"));
+		set_text(group, "description", json_str(arm, "description"));
+		if (json_object_get(arm, "interventions"))
+			json_object_set(group, "interventionNames", json_object_get(arm, "interventions"));
+		json_array_append_new(groups, group);
+	}
+	if (!json_array_size(registered))
+		json_array_foreach(labels, i, arm)
+			json_array_append_new(groups, json_pack("{s:O}", "label", arm));
 	return json_pack("{s:o}", "armGroups", groups);
+}
+
+/* The sponsor and collaborators, or NULL when neither is kept. */
+static json_t *sponsors(struct db *db, const struct actor *a, const json_t *study)
+{
+	json_t *m = json_object(), *sponsor = NULL, *name;
+	const json_t *collaborators = json_object_get(study, "collaborators");
+	struct err ignored;
+	size_t i;
+
+	err_init(&ignored);
+	if (json_int(study, "sponsor_id", 0) &&
+	    !record_get(db, a, &organisation_def, json_int(study, "sponsor_id", 0), &sponsor,
+			&ignored))
+		json_object_set_new(m, "leadSponsor",
+				    json_pack("{s:s}", "name", json_str(sponsor, "name")));
+	if (json_array_size(collaborators)) {
+		json_t *list = json_array();
+		json_array_foreach(collaborators, i, name)
+			json_array_append_new(list, json_pack("{s:O}", "name", name));
+		json_object_set_new(m, "collaborators", list);
+	}
+	json_decref(sponsor);
+	err_release(&ignored);
+	if (json_object_size(m))
+		return m;
+	json_decref(m);
+	return NULL;
 }
 
 int ctgov_export_study(struct db *db, const struct actor *a, int64_t study_id, json_t **out,
 		       struct err *e)
 {
-	json_t *study = NULL, *sponsor = NULL, *ps, *locs = NULL, *arms = NULL;
+	json_t *study = NULL, *ps, *m, *locs = NULL, *arms = NULL;
 	const char *area;
 	int rc;
 
@@ -342,27 +449,24 @@ int ctgov_export_study(struct db *db, const struct actor *a, int64_t study_id, j
 	ps = json_object();
 	json_object_set_new(ps, "identificationModule", identification(study));
 	json_object_set_new(ps, "statusModule", status_module(study));
-	if (json_int(study, "sponsor_id", 0)) {
-		struct err ignored;
-		err_init(&ignored);
-		if (!record_get(db, a, &organisation_def, json_int(study, "sponsor_id", 0), &sponsor,
-				&ignored))
-			json_object_set_new(ps, "sponsorCollaboratorsModule",
-					    json_pack("{s:{s:s}}", "leadSponsor", "name",
-						      json_str(sponsor, "name")));
-		err_release(&ignored);
-	}
-	if ((area = json_str(study, "therapeutic_area")))
+	if ((m = sponsors(db, a, study)))
+		json_object_set_new(ps, "sponsorCollaboratorsModule", m);
+	if (json_array_size(json_object_get(study, "conditions")))
+		json_object_set_new(ps, "conditionsModule",
+				    json_pack("{s:O}", "conditions", json_object_get(study, "conditions")));
+	else if ((area = json_str(study, "therapeutic_area")))
 		json_object_set_new(ps, "conditionsModule", json_pack("{s:[s]}", "conditions", area));
 	json_object_set_new(ps, "designModule", design(study));
-	if (json_array_size(arms))
-		json_object_set_new(ps, "armsInterventionsModule", arms_module(arms));
+	if (json_array_size(json_object_get(study, "arms")) || json_array_size(arms))
+		json_object_set_new(ps, "armsInterventionsModule",
+				    arms_module(json_object_get(study, "arms"), arms));
+	if ((m = eligibility(study)))
+		json_object_set_new(ps, "eligibilityModule", m);
 	json_object_set_new(ps, "contactsLocationsModule", json_pack("{s:O}", "locations", locs));
 	*out = json_pack("{s:o}", "protocolSection", ps);
 done:
 	json_decref(arms);
 	json_decref(locs);
-	json_decref(sponsor);
 	json_decref(study);
 	return rc;
 }

@@ -132,6 +132,128 @@ static void set_date(struct outcome *o, json_t *study, const char *field, const 
 	json_object_set_new(study, field, json_string(day));
 }
 
+/* Sets an optional field to v (taken over) when it fits the study's rules;
+ * notes what was left out. */
+static void set_optional(struct outcome *o, json_t *study, const char *field, const char *source,
+			 json_t *v)
+{
+	char why[600];
+
+	if (v && !ctgov_fits(&study_def, field, v, why, sizeof(why))) {
+		ctgov_note(o, "%s left out: %s", source, why);
+		json_decref(v);
+		v = NULL;
+	}
+	json_object_set_new(study, field, v ? v : json_null());
+}
+
+/* A code of the source when it is text, else NULL (a new reference). */
+static json_t *code_at(const json_t *v)
+{
+	return ctgov_text(v) ? json_string(ctgov_text(v)) : NULL;
+}
+
+/* The non-empty strings of a list, or member key of its objects; NULL for
+ * none. */
+static json_t *strings_of(const json_t *list, const char *key)
+{
+	json_t *out = json_array(), *item;
+	size_t i;
+
+	json_array_foreach(list, i, item) {
+		const char *s = ctgov_text(key ? ctgov_at(item, key, NULL) : item);
+		json_t *v = s ? json_string(s) : NULL;
+		if (v)
+			json_array_append_new(out, v);
+	}
+	if (json_array_size(out))
+		return out;
+	json_decref(out);
+	return NULL;
+}
+
+/* armGroups as ctms arms: {label, type, description, interventions}. */
+static json_t *arms_of(const json_t *groups)
+{
+	json_t *out = json_array(), *group, *arm, *v;
+	size_t i;
+
+	json_array_foreach(groups, i, group) {
+		if (!ctgov_text(ctgov_at(group, "label", NULL)))
+			continue;
+		arm = json_object();
+		json_object_set_new(arm, "label", code_at(ctgov_at(group, "label", NULL)));
+		if ((v = code_at(ctgov_at(group, "type", NULL))))
+			json_object_set_new(arm, "type", v);
+		if ((v = code_at(ctgov_at(group, "description", NULL))))
+			json_object_set_new(arm, "description", v);
+		if ((v = strings_of(ctgov_at(group, "interventionNames", NULL), NULL)))
+			json_object_set_new(arm, "interventions", v);
+		if (json_object_get(arm, "label"))
+			json_array_append_new(out, arm);
+		else
+			json_decref(arm);
+	}
+	if (json_array_size(out))
+		return out;
+	json_decref(out);
+	return NULL;
+}
+
+/* What the record registers beyond identity: status, date types, design,
+ * conditions, collaborators, arms and the eligibility summary. */
+static void map_registration(const json_t *ps, struct outcome *o, json_t *study)
+{
+	const json_t *status = ctgov_at(ps, "statusModule", NULL);
+	const json_t *info = ctgov_at(ps, "designModule", "designInfo", NULL);
+	const json_t *eligibility = ctgov_at(ps, "eligibilityModule", NULL);
+	const json_t *volunteers = ctgov_at(eligibility, "healthyVolunteers", NULL);
+	static const struct {
+		const char *field, *source;
+		const char *path[4];
+	} codes[] = {
+		{"registry_status", "overallStatus", {"statusModule", "overallStatus"}},
+		{"why_stopped", "whyStopped", {"statusModule", "whyStopped"}},
+		{"target_enrollment_type", "enrollmentInfo.type", {"designModule", "enrollmentInfo", "type"}},
+		{"study_type", "studyType", {"designModule", "studyType"}},
+		{"allocation", "designInfo.allocation", {"designModule", "designInfo", "allocation"}},
+		{"intervention_model", "designInfo.interventionModel",
+		 {"designModule", "designInfo", "interventionModel"}},
+		{"observational_model", "designInfo.observationalModel",
+		 {"designModule", "designInfo", "observationalModel"}},
+		{"primary_purpose", "designInfo.primaryPurpose",
+		 {"designModule", "designInfo", "primaryPurpose"}},
+		{"eligibility_sex", "eligibilityModule.sex", {"eligibilityModule", "sex"}},
+		{"eligibility_minimum_age", "minimumAge", {"eligibilityModule", "minimumAge"}},
+		{"eligibility_maximum_age", "maximumAge", {"eligibilityModule", "maximumAge"}},
+		{"eligibility_criteria", "eligibilityCriteria", {"eligibilityModule", "eligibilityCriteria"}},
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const char *const *p = codes[i].path;
+		set_optional(o, study, codes[i].field, codes[i].source,
+			     code_at(ctgov_at(ps, p[0], p[1], p[2], p[3], NULL)));
+	}
+	set_optional(o, study, "masking", "maskingInfo.masking",
+		     code_at(ctgov_at(info, "maskingInfo", "masking", NULL)));
+	/* A date's type goes with the date ctms keeps. */
+	set_optional(o, study, "start_date_type", "startDateStruct.type",
+		     json_str(study, "planned_start_on")
+			     ? code_at(ctgov_at(status, "startDateStruct", "type", NULL)) : NULL);
+	set_optional(o, study, "completion_date_type", "completionDateStruct.type",
+		     json_str(study, "planned_end_on")
+			     ? code_at(ctgov_at(status, "completionDateStruct", "type", NULL)) : NULL);
+	set_optional(o, study, "conditions", "conditions",
+		     strings_of(ctgov_at(ps, "conditionsModule", "conditions", NULL), NULL));
+	set_optional(o, study, "collaborators", "collaborators",
+		     strings_of(ctgov_at(ps, "sponsorCollaboratorsModule", "collaborators", NULL),
+				"name"));
+	set_optional(o, study, "arms", "armGroups",
+		     arms_of(ctgov_at(ps, "armsInterventionsModule", "armGroups", NULL)));
+	set_optional(o, study, "healthy_volunteers", "healthyVolunteers",
+		     json_is_boolean(volunteers) ? json_boolean(json_is_true(volunteers)) : NULL);
+}
+
 /* CT.gov lists phases; ctms has one code, combined for phase 1/2 and 2/3. */
 static const char *phase_code(const json_t *phases, struct outcome *o)
 {
@@ -229,6 +351,7 @@ json_t *ctgov_map_study(const json_t *ps, struct outcome *o, char *why, size_t l
 			   start);
 		json_object_set_new(study, "planned_end_on", json_null());
 	}
+	map_registration(ps, o, study);
 	return study;
 fail:
 	json_decref(study);
@@ -253,6 +376,43 @@ static const char *investigator(const json_t *location)
 		}
 	}
 	return NULL;
+}
+
+/* The state, postal code and geo point of a location, where given and valid. */
+static void set_place(const json_t *loc, struct outcome *o, const char *number, json_t *site)
+{
+	const char *state = ctgov_text(ctgov_at(loc, "state", NULL));
+	const char *zip = ctgov_text(ctgov_at(loc, "zip", NULL));
+	const json_t *lat = ctgov_at(loc, "geoPoint", "lat", NULL);
+	const json_t *lon = ctgov_at(loc, "geoPoint", "lon", NULL);
+	json_t *v = state ? json_string(state) : NULL;
+	char why[600];
+
+	if (v && ctgov_fits(&study_site_def, "region", v, why, sizeof(why))) {
+		json_object_set_new(site, "region", v);
+	} else if (v) {
+		ctgov_note(o, "location %s: state left out: %s", number, why);
+		json_decref(v);
+	}
+	v = zip ? json_string(zip) : NULL;
+	if (v && ctgov_fits(&study_site_def, "postal_code", v, why, sizeof(why))) {
+		json_object_set_new(site, "postal_code", v);
+	} else if (v) {
+		ctgov_note(o, "location %s: zip left out: %s", number, why);
+		json_decref(v);
+	}
+	if (!json_is_number(lat) || !json_is_number(lon))
+		return;
+	json_t *la = json_real(json_number_value(lat)), *lo = json_real(json_number_value(lon));
+	if (ctgov_fits(&study_site_def, "latitude", la, why, sizeof(why)) &&
+	    ctgov_fits(&study_site_def, "longitude", lo, why, sizeof(why))) {
+		json_object_set_new(site, "latitude", la);
+		json_object_set_new(site, "longitude", lo);
+		return;
+	}
+	ctgov_note(o, "location %s: geoPoint left out: %s", number, why);
+	json_decref(la);
+	json_decref(lo);
 }
 
 /* The study-site fields of a location; NULL with *why set when it cannot
@@ -307,6 +467,7 @@ json_t *ctgov_map_location(const json_t *loc, struct outcome *o, const char *num
 		json_decref(site);
 		return NULL;
 	}
+	set_place(loc, o, number, site);
 	o->zone_main += guessed;
 	o->no_investigator += !name;
 	return site;

@@ -184,9 +184,12 @@ done:
 static int write_site(struct db *db, const struct actor *a, int64_t study_id, const json_t *old,
 		      json_t *wanted, struct outcome *o, struct err *e)
 {
-	/* The city is the shared site's (site.h: one site per name and country),
-	 * so it is not the study-site's to compare. */
+	/* The city, region and geo point are the shared site's (site.h: one
+	 * site per name and country), so they are not the study-site's to
+	 * compare. */
 	static const char *const fixed[] = {"institution_name", "country", NULL};
+	static const char *const shared[] = {"city", "region", "postal_code", "latitude",
+					     "longitude", NULL};
 	const char *number = json_str(wanted, "site_number");
 	json_t *patch;
 	int rc = qualify_institution(db, a, wanted, o, e);
@@ -198,7 +201,8 @@ static int write_site(struct db *db, const struct actor *a, int64_t study_id, co
 		o->sites.created += !rc;
 		return rc;
 	}
-	json_object_del(wanted, "city");
+	for (int i = 0; shared[i]; i++)
+		json_object_del(wanted, shared[i]);
 	for (int i = 0; fixed[i]; i++) {
 		if (!json_same(json_object_get(old, fixed[i]), json_object_get(wanted, fixed[i]))) {
 			ctgov_reject(o->rejected, o->where, o->nct, number,

@@ -205,9 +205,16 @@ static json_t *research_study(const json_t *study)
 		json_object_set_new(r, "phase",
 				    json_pack("{s:[{s:s, s:s}]}", "coding", "system", PHASE_SYSTEM,
 					      "code", phase));
-	if (json_str(study, "therapeutic_area"))
+	if (json_array_size(json_object_get(study, "conditions"))) {
+		json_t *list = json_array(), *c;
+		size_t i;
+		json_array_foreach(json_object_get(study, "conditions"), i, c)
+			json_array_append_new(list, json_pack("{s:O}", "text", c));
+		json_object_set_new(r, "condition", list);
+	} else if (json_str(study, "therapeutic_area")) {
 		json_object_set_new(r, "condition",
 				    json_pack("[{s:s}]", "text", json_str(study, "therapeutic_area")));
+	}
 	if ((p = period(first(json_str(study, "enrolling_on"), json_str(study, "planned_start_on")),
 			first(ended, json_str(study, "planned_end_on")))))
 		json_object_set_new(r, "period", p);
@@ -258,13 +265,26 @@ static json_t *research_subject(const json_t *subject, const json_t *study, json
 	return r;
 }
 
-/* ResearchStudy.arm: the distinct arms of the subjects as the actor is
- * shown them (none for a blinded actor, who is shown no arm); NULL when
- * there are none. */
-static json_t *study_arms(const json_t *subjects)
+/* ResearchStudy.arm: the study's registered arms; else the distinct arms
+ * of the subjects as the actor is shown them (none for a blinded actor,
+ * who is shown no arm); NULL when there are none. */
+static json_t *study_arms(const json_t *study, const json_t *subjects)
 {
-	json_t *arms = json_array(), *seen = json_object(), *subject;
+	json_t *arms = json_array(), *seen = json_object(), *subject, *registered;
 	size_t i;
+
+	json_array_foreach(json_object_get(study, "arms"), i, registered) {
+		json_t *a = json_pack("{s:O}", "name", json_object_get(registered, "label"));
+		if (json_str(registered, "type"))
+			json_object_set_new(a, "type",
+					    json_pack("{s:s}", "text", json_str(registered, "type")));
+		if (json_str(registered, "description"))
+			json_object_set_new(a, "description",
+					    json_string(json_str(registered, "description")));
+		json_array_append_new(arms, a);
+	}
+	if (json_array_size(arms))
+		subjects = NULL;
 
 	json_array_foreach(subjects, i, subject) {
 		const char *arm = json_str(subject, "arm");
@@ -303,7 +323,7 @@ static int add_parts(struct db *db, const struct actor *a, const json_t *study, 
 		json_array_append_new(json_object_get(rs, "site"), add_entry(bundle, location(db, a, v)));
 	if ((rc = list_all(db, a, &subject_def, json_int(study, "id", 0), &subjects, e)))
 		goto done;
-	if ((arms = study_arms(subjects)))
+	if ((arms = study_arms(study, subjects)))
 		json_object_set_new(rs, "arm", arms);
 	json_array_foreach(subjects, i, v)
 		json_decref(add_entry(bundle, research_subject(v, study, study_ref)));

@@ -216,3 +216,17 @@ test('lifecycles map to R4 codes, and periods run from consent to the end', asyn
   assert.deepEqual(rs.period, { start: '2024-03-01', end: '2024-10-01' });
   assert.deepEqual(rs.identifier, [{ use: 'usual', value: study.protocol_number }]);
 });
+
+test('a registered study exports its conditions and arms, and stays valid R4', async () => {
+  const r = await s.post('/api/v1/studies', {
+    protocol_number: uniq('FHIR-REG'), title: 'A registered study', phase: 'PHASE3', target_enrollment: 300,
+    conditions: ['Asthma', 'COPD'],
+    arms: [{ label: 'Drug A', type: 'EXPERIMENTAL', description: '10 mg daily', interventions: ['Drug: A'] }, { label: 'Placebo' }],
+  });
+  assert.equal(r.status, 201, r.text);
+  const bundle = await bundleOf(r.json.id);
+  for (const e of bundle.entry) assertValid(e.resource, e.fullUrl);
+  const [rs] = resources(bundle, 'ResearchStudy');
+  assert.deepEqual(rs.condition, [{ text: 'Asthma' }, { text: 'COPD' }]);
+  assert.deepEqual(rs.arm, [{ name: 'Drug A', type: { text: 'EXPERIMENTAL' }, description: '10 mg daily' }, { name: 'Placebo' }]);
+});

@@ -33,7 +33,7 @@ test('the templates are the header rows the imports take', async () => {
   const sites = await s.get('/api/v1/imports/templates/sites.csv');
   assert.equal(sites.status, 200);
   assert.match(sites.headers.get('content-type'), /^text\/csv/);
-  assert.equal(sites.text, 'institution_name,city,site_number,investigator_name,country,time_zone,target_enrollment,planned_activation_on,identified_on\r\n');
+  assert.equal(sites.text, 'institution_name,city,region,postal_code,latitude,longitude,site_number,investigator_name,country,time_zone,target_enrollment,planned_activation_on,identified_on\r\n');
   const subjects = await s.get('/api/v1/imports/templates/subjects.csv');
   assert.equal(subjects.text, 'site_number,screening_number,subject_number,sex,race,ethnicity,age,consented_on,consent_version,screened_on,arm\r\n');
   // The command line prints the same.
@@ -96,7 +96,22 @@ test('a bad file writes nothing and reports every bad row with its line', async 
   assert.deepEqual(header.errors.map((e) => [e.line, e.field]), [
     [1, 'institution'], [1, 'country'], [1, 'institution_name'], [1, 'investigator_name'],
   ]);
-  assert.match(header.errors[0].message, /not a field of a study_site \(institution_name, city, site_number/);
+  assert.match(header.errors[0].message, /not a field of a study_site \(institution_name, city, region, postal_code, latitude, longitude, site_number/);
+
+  // A new site's place: decimal degrees, in range.
+  const geo = assertProblem(await assertNoWrite(s, () => postCsv(path, csv([
+    'site_number,institution_name,city,latitude,longitude,investigator_name,country,time_zone',
+    '905,Geo One,Lyon,north,4.83,Dr. G,FR,Europe/Paris',
+    '906,Geo Two,Lyon,45.76,190,Dr. G,FR,Europe/Paris',
+  ]))), 422);
+  assert.deepEqual(geo.errors.map((e) => [e.line, e.field]), [[2, 'latitude'], [3, 'longitude']]);
+  const placed = await postCsv(path, csv([
+    'site_number,institution_name,city,region,postal_code,latitude,longitude,investigator_name,country,time_zone',
+    '907,Geo Three,Lyon,Auvergne-Rhône-Alpes,69003,45.76342,4.83428,Dr. G,FR,Europe/Paris',
+  ]));
+  assert.equal(placed.status, 201, placed.text);
+  const [geoSite] = (await ok(await s.get(`/api/v1/studies/${setup.study.id}/sites?site_number=907`))).items;
+  assert.deepEqual([geoSite.region, geoSite.postal_code, geoSite.latitude, geoSite.longitude], ['Auvergne-Rhône-Alpes', '69003', 45.76342, 4.83428]);
 
   // Not UTF-8, an unclosed quote, no header at all.
   const latin1 = Buffer.concat([Buffer.from('site_number,institution_name,city,investigator_name,country,time_zone\r\n902,H'),

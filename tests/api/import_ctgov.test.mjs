@@ -68,7 +68,22 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     const [study] = sqlRows(db, "SELECT * FROM studies WHERE nct_id = 'NCT00141349'");
     assert.ok(study, 'NCT00141349 imported');
     assert.equal(study.status, 'planned');
-    assert.match(study.planned_start_on ?? '', /^\d{4}-\d{2}-\d{2}$/);
+    assert.equal(study.planned_start_on, '2005-02-01');
+    assert.equal(study.start_date_type, null, 'the record gives no type: none invented');
+    assert.deepEqual(
+      [study.registry_status, study.study_type, study.allocation, study.intervention_model, study.masking, study.primary_purpose],
+      ['COMPLETED', 'INTERVENTIONAL', 'RANDOMIZED', 'PARALLEL', 'DOUBLE', 'TREATMENT']);
+    assert.deepEqual(JSON.parse(study.conditions), ['Impotence']);
+    assert.equal(study.arms, null);
+    assert.deepEqual([study.eligibility_sex, study.eligibility_minimum_age, study.eligibility_maximum_age, study.healthy_volunteers],
+      ['MALE', '18 Years', '65 Years', 0]);
+    assert.match(study.eligibility_criteria, /\n/, 'criteria keep their lines');
+    const [place] = sqlRows(db, `SELECT s.name, s.city, s.region, s.postal_code, s.latitude, s.longitude FROM study_sites ss
+      JOIN sites s ON s.id = ss.site_id WHERE ss.study_id = ${study.id} AND ss.site_number = '001'`);
+    assert.deepEqual({ ...place }, { name: 'Pfizer Investigational Site', city: 'Birmingham', region: 'Alabama', postal_code: '35205', latitude: '33.52066', longitude: '-86.80249' });
+    const armed = sqlRows(db, 'SELECT arms FROM studies WHERE arms IS NOT NULL');
+    assert.ok(armed.length > 700, `${armed.length} studies with arms`);
+    for (const { arms } of armed) for (const arm of JSON.parse(arms)) assert.ok(arm.label, arms);
     const zones = sqlRows(db, 'SELECT DISTINCT time_zone FROM study_sites').map((r) => r.time_zone);
     assert.ok(zones.includes('America/Los_Angeles') && zones.includes('Europe/Paris'), zones.join(','));
     assert.equal(sqlRows(db, "SELECT count(*) AS n FROM study_sites WHERE country NOT GLOB '[A-Z][A-Z]'")[0].n, 0);
@@ -85,6 +100,8 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     const ident = record.protocolSection.identificationModule;
     ident.officialTitle = `${ident.officialTitle ?? ident.briefTitle} (amended)`;
     record.protocolSection.designModule.enrollmentInfo.count += 7;
+    record.protocolSection.conditionsModule.conditions.push('Erectile Dysfunction');
+    record.protocolSection.armsInterventionsModule = { armGroups: [{ label: 'Sildenafil', type: 'EXPERIMENTAL', interventionNames: ['Drug: sildenafil'] }] };
     const changed = join(dir, 'changed.jsonl');
     writeFileSync(changed, `${JSON.stringify(record)}\n`);
     const update = importFile(db, changed);
@@ -94,8 +111,10 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     assert.equal(newEvents.length, 1, JSON.stringify(newEvents));
     assert.equal(newEvents[0].entity, 'study');
     const fields = JSON.parse(newEvents[0].changes).map((c) => c.field).sort();
-    assert.deepEqual(fields, ['target_enrollment', 'title']);
-    const [after] = sqlRows(db, "SELECT title, target_enrollment FROM studies WHERE nct_id = 'NCT00141349'");
+    assert.deepEqual(fields, ['arms', 'conditions', 'target_enrollment', 'title']);
+    const [after] = sqlRows(db, "SELECT title, target_enrollment, conditions, arms FROM studies WHERE nct_id = 'NCT00141349'");
+    assert.deepEqual(JSON.parse(after.conditions), ['Impotence', 'Erectile Dysfunction']);
+    assert.deepEqual(JSON.parse(after.arms), [{ label: 'Sildenafil', type: 'EXPERIMENTAL', interventions: ['Drug: sildenafil'] }]);
     assert.equal(after.title, ident.officialTitle);
     assert.equal(after.target_enrollment, study.target_enrollment + 7);
 

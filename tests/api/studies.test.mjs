@@ -66,6 +66,48 @@ test('a patch may clear an optional field with null, never a required one', asyn
   });
 });
 
+test('registration data: design codes, lists of conditions, collaborators and arms, eligibility', async () => {
+  const registration = {
+    registry_status: 'RECRUITING', start_date_type: 'ACTUAL', study_type: 'INTERVENTIONAL',
+    allocation: 'RANDOMIZED', intervention_model: 'PARALLEL', masking: 'DOUBLE', primary_purpose: 'TREATMENT',
+    conditions: ['Asthma', 'COPD'], collaborators: ['Acme CRO'],
+    arms: [
+      { label: 'Drug A', type: 'EXPERIMENTAL', description: '10 mg daily', interventions: ['Drug: A'] },
+      { label: 'Placebo', type: 'PLACEBO_COMPARATOR' },
+    ],
+    eligibility_sex: 'ALL', eligibility_minimum_age: '18 Years', healthy_volunteers: false,
+    eligibility_criteria: 'Inclusion Criteria:\n\n* adults\n\nExclusion Criteria:\n\n* pregnancy',
+  };
+  const c = await s.post('/api/v1/studies', studyBody({ planned_start_on: '2024-01-01', ...registration }));
+  assert.equal(c.status, 201, c.text);
+  for (const [k, v] of Object.entries(registration)) assert.deepEqual(c.json[k], v, k);
+  const g = await s.get(`/api/v1/studies/${c.json.id}`);
+  assert.deepEqual(g.json, c.json);
+  assert.equal((await s.get(`/api/v1/studies?registry_status=RECRUITING&protocol_number=${c.json.protocol_number}`)).json.items.length, 1);
+
+  // One arm more: the audit trail holds the list before and after.
+  const arms = [...registration.arms, { label: 'Drug B', interventions: ['Drug: B'] }];
+  const p = await s.patch(`/api/v1/studies/${c.json.id}`, { arms }, 1);
+  assert.equal(p.status, 200, p.text);
+  assert.deepEqual(p.json.arms, arms);
+  const ev = (await s.get(`/api/v1/audit?entity=study&id=${c.json.id}`)).json.items.at(-1);
+  assert.deepEqual(ev.changes, [{ field: 'arms', old: registration.arms, new: arms }]);
+
+  // Each bad item is named by its place in the list; nothing is written.
+  await assertNoWrite(s, async () => {
+    assertProblem(await s.post('/api/v1/studies', studyBody({ conditions: 'Asthma' })), 422, ['conditions']);
+    assertProblem(await s.post('/api/v1/studies', studyBody({ conditions: ['Asthma', '', 7, null] })), 422,
+      ['conditions[1]', 'conditions[2]', 'conditions[3]']);
+    assertProblem(await s.post('/api/v1/studies', studyBody({ conditions: Array(201).fill('x') })), 422, ['conditions']);
+    assertProblem(await s.post('/api/v1/studies', studyBody({
+      arms: [{ type: 'EXPERIMENTAL' }, { label: 'B', type: 'BEST' }, { label: 'C', dose: 5 }, 'D', { label: 'E', interventions: ['x'.repeat(301)] }],
+    })), 422, ['arms[0].label', 'arms[1].type', 'arms[2].dose', 'arms[3]', 'arms[4].interventions[0]']);
+    assertProblem(await s.post('/api/v1/studies', studyBody({ registry_status: 'recruiting', masking: 'BLIND', healthy_volunteers: 'no' })), 422,
+      ['registry_status', 'masking', 'healthy_volunteers']);
+    assertProblem(await s.patch(`/api/v1/studies/${c.json.id}`, { arms: [{}] }, 2), 422, ['arms[0].label']);
+  });
+});
+
 test('a patch that changes nothing keeps the version and writes nothing', async () => {
   const c = await s.post('/api/v1/studies', studyBody({ title: 'Same' }));
   await assertNoWrite(s, async () => {

@@ -81,22 +81,60 @@ static void refuses_bad_sites(void **state)
 	}
 }
 
+/* A place for site_find_or_create (city may be NULL); caller releases. */
+static json_t *place(const char *name, const char *city, const char *country)
+{
+	return json_pack("{s:s, s:s?, s:s}", "name", name, "city", city, "country", country);
+}
+
 static void find_or_create_reuses_a_site(void **state)
 {
 	struct db *db = *state;
 	struct err e = {0};
 	int64_t a = 0, b = 0, c = 0, events;
+	json_t *rochester = place("Mayo Clinic", "Rochester", "US");
+	json_t *anywhere = place("Mayo Clinic", NULL, "US");
+	json_t *canada = place("Mayo Clinic", NULL, "CA");
 
-	assert_int_equal(site_find_or_create(db, actor_system(), "Mayo Clinic", "Rochester", "US", &a, &e),
-			 0);
+	json_object_set_new(rochester, "latitude", json_real(44.02163));
+	json_object_set_new(rochester, "longitude", json_real(-92.4699));
+	json_object_set_new(rochester, "region", json_string("Minnesota"));
+	assert_int_equal(site_find_or_create(db, actor_system(), rochester, &a, &e), 0);
 	assert_true(a > 0);
 	assert_int_equal(test_audit_count(db), 1);
 	events = test_audit_count(db);
-	assert_int_equal(site_find_or_create(db, actor_system(), "Mayo Clinic", NULL, "US", &b, &e), 0);
+	assert_int_equal(site_find_or_create(db, actor_system(), anywhere, &b, &e), 0);
 	assert_int_equal(b, a);
 	assert_int_equal(test_audit_count(db), events);
-	assert_int_equal(site_find_or_create(db, actor_system(), "Mayo Clinic", NULL, "CA", &c, &e), 0);
+	assert_int_equal(site_find_or_create(db, actor_system(), canada, &c, &e), 0);
 	assert_true(c != a);
+	json_decref(rochester);
+	json_decref(anywhere);
+	json_decref(canada);
+	err_release(&e);
+}
+
+/* Decimal degrees come back as the numbers given; out of range is refused. */
+static void keeps_the_geo_point(void **state)
+{
+	struct db *db = *state;
+	struct err e = {0};
+	json_t *out = NULL;
+
+	assert_int_equal(create(db, json_pack("{s:s, s:s, s:f, s:f}", "name", "Charité", "country",
+					      "DE", "latitude", 52.52437, "longitude", 13.41053),
+				&out, &e),
+			 0);
+	assert_true(json_is_real(json_object_get(out, "latitude")));
+	assert_true(json_real_value(json_object_get(out, "latitude")) == 52.52437);
+	assert_true(json_real_value(json_object_get(out, "longitude")) == 13.41053);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(create(db, json_pack("{s:s, s:s, s:f}", "name", "Nowhere", "country", "DE",
+					      "latitude", 91.0),
+				&out, &e),
+			 CTMS_EINVAL);
+	assert_null(out);
 	err_release(&e);
 }
 
@@ -108,6 +146,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refuses_bad_sites, test_db_setup, test_db_teardown),
 		cmocka_unit_test_setup_teardown(find_or_create_reuses_a_site, test_db_setup,
 						test_db_teardown),
+		cmocka_unit_test_setup_teardown(keeps_the_geo_point, test_db_setup, test_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
