@@ -194,11 +194,15 @@ async function loadOverview(id: number, audit: boolean) {
   return { study, summary, enrollment, forecast, milestones, trail: (trail?.items ?? []).slice(-8).reverse() as Rec[] };
 }
 
+/** A ClinicalTrials.gov code as words: RANDOMIZED → Randomized. */
+const registryWords = (code: string | null | undefined) =>
+  code ? code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' ') : '—';
+
 /** What the study registers (ClinicalTrials.gov): status, design,
  * conditions, collaborators, arms, eligibility; null when nothing is kept. */
 function Registration({ study }: { study: Rec }) {
   const design = [study.study_type, study.allocation, study.intervention_model ?? study.observational_model,
-    study.masking && `masking ${label(study.masking)}`, study.primary_purpose].filter(Boolean);
+    study.masking && `masking: ${registryWords(study.masking).toLowerCase()}`, study.primary_purpose].filter(Boolean);
   const ages = [study.eligibility_minimum_age, study.eligibility_maximum_age];
   const arms: Rec[] = study.arms ?? [];
   const any = study.registry_status || design.length || study.conditions?.length || arms.length || study.eligibility_sex;
@@ -208,11 +212,11 @@ function Registration({ study }: { study: Rec }) {
       <h2 id="h-reg">Registration</h2>
       <dl class="facts">
         {study.nct_id && <div><dt>NCT number</dt><dd>{study.nct_id}</dd></div>}
-        {study.registry_status && <div><dt>Registry status</dt><dd>{label(study.registry_status)}{study.why_stopped ? ` (${study.why_stopped})` : ''}</dd></div>}
-        {design.length > 0 && <div><dt>Design</dt><dd>{design.map((d: string) => label(d)).join(' · ')}</dd></div>}
+        {study.registry_status && <div><dt>Registry status</dt><dd>{registryWords(study.registry_status)}{study.why_stopped ? ` (${study.why_stopped})` : ''}</dd></div>}
+        {design.length > 0 && <div><dt>Design</dt><dd>{design.map((d: string) => (d.startsWith('masking') ? d : registryWords(d))).join(' · ')}</dd></div>}
         {study.conditions?.length > 0 && <div><dt>Conditions</dt><dd>{study.conditions.join('; ')}</dd></div>}
         {study.collaborators?.length > 0 && <div><dt>Collaborators</dt><dd>{study.collaborators.join('; ')}</dd></div>}
-        {study.eligibility_sex && <div><dt>Eligible</dt><dd>{label(study.eligibility_sex)}, {ages[0] ?? 'any age'} – {ages[1] ?? 'no upper limit'}{study.healthy_volunteers ? ', healthy volunteers' : ''}</dd></div>}
+        {study.eligibility_sex && <div><dt>Eligible</dt><dd>{registryWords(study.eligibility_sex)}, {ages[0] ?? 'any age'} – {ages[1] ?? 'no upper limit'}{study.healthy_volunteers ? ', healthy volunteers' : ''}</dd></div>}
       </dl>
       {arms.length > 0 && (
         <table class="grid compact">
@@ -220,7 +224,7 @@ function Registration({ study }: { study: Rec }) {
           <thead><tr><th scope="col">Arm</th><th scope="col">Type</th><th scope="col">Interventions</th></tr></thead>
           <tbody>
             {arms.map((arm) => (
-              <tr key={arm.label}><th scope="row" title={arm.description}>{arm.label}</th><td>{label(arm.type)}</td><td>{(arm.interventions ?? []).join('; ') || '—'}</td></tr>
+              <tr key={arm.label}><th scope="row" title={arm.description}>{arm.label}</th><td>{registryWords(arm.type)}</td><td>{(arm.interventions ?? []).join('; ') || '—'}</td></tr>
             ))}
           </tbody>
         </table>
