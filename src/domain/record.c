@@ -674,6 +674,13 @@ int record_parent_exists(struct db *db, const struct actor *a, const struct enti
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
 {
+	return record_create_noted(db, a, def, parent_id, input, NULL, out, e);
+}
+
+int record_create_noted(struct db *db, const struct actor *a, const struct entity_def *def,
+			int64_t parent_id, const json_t *input, const char *reason, json_t **out,
+			struct err *e)
+{
 	json_t *values = NULL, *changes = NULL;
 	int64_t id = 0;
 	int rc;
@@ -713,7 +720,7 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 	rc = insert_row(db, def, values, &id, changes, e);
 	if (rc)
 		goto finish;
-	rc = audit_append(db, a, def->name, id, "create", changes, NULL, e);
+	rc = audit_append(db, a, def->name, id, "create", changes, reason, e);
 finish:
 	rc = finish_write(db, a, def, id, rc ? rc : e->code, out, e);
 done:

@@ -150,6 +150,11 @@ int record_parent_exists(struct db *db, const struct actor *a, const struct enti
 
 int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
 		  int64_t parent_id, const json_t *input, json_t **out, struct err *e);
+/* As record_create, with reason as the reason of the creation's audit event
+ * (NULL for none): an importer's note of where the record came from. */
+int record_create_noted(struct db *db, const struct actor *a, const struct entity_def *def,
+			int64_t parent_id, const json_t *input, const char *reason, json_t **out,
+			struct err *e);
 /* Reads and lists answer only what the actor may see (access.h): a record
  * out of its scope is CTMS_ENOTFOUND, a list leaves it out, and blinded
  * fields are absent for blinded roles. */

@@ -316,8 +316,9 @@ void odm_report_print(FILE *out, const struct odm_report *r)
 	import_counts_print(out, "visits", &r->visits);
 	fprintf(out, "duplicate subjects: %lld\n", (long long)r->duplicate_subjects);
 	fprintf(out,
-		"read: %lld item data, %lld audit records (counted; their dates date what nothing "
-		"else dates), %lld vendor extension elements (ignored)\n",
+		"read: %lld item data, %lld audit records (a subject's or event's is the reason of "
+		"the audit event that creates its record; their dates date what nothing else "
+		"dates), %lld vendor extension elements (ignored)\n",
 		(long long)r->item_data, (long long)r->audit_records, (long long)r->vendor_elements);
 	fprintf(out,
 		"adapted: %lld undated Common events taken as subject-level data, not visits; %lld "

@@ -116,29 +116,49 @@ const char *odm_item_role(const char *oid, const char *name, const char *sds)
 	return role && strcmp(role, "ARM") ? role : NULL;
 }
 
-/* The DateTimeStamp and LocationRef of an element's AuditRecord child. */
+/* One AuditRecord as {"user", "location", "stamp", "reason", "source"}
+ * (members present when given). */
+static json_t *audit_record(xmlNode *c)
+{
+	json_t *rec = json_object(), *v;
+
+	for (xmlNode *g = c->children; g; g = g->next) {
+		if (is_odm(g, "UserRef") && (v = attr(g, "UserOID")))
+			json_object_set_new(rec, "user", v);
+		else if (is_odm(g, "LocationRef") && (v = attr(g, "LocationOID")))
+			json_object_set_new(rec, "location", v);
+		else if (is_odm(g, "DateTimeStamp") && (v = text_of(g)))
+			json_object_set_new(rec, "stamp", v);
+		else if (is_odm(g, "ReasonForChange") && (v = text_of(g)))
+			json_object_set_new(rec, "reason", v);
+		else if (is_odm(g, "SourceID") && (v = text_of(g)))
+			json_object_set_new(rec, "source", v);
+	}
+	return rec;
+}
+
+/* The AuditRecord child of an element: kept whole as "audit" (the first
+ * one), its DateTimeStamp as "stamp" and, for a subject, its LocationRef
+ * as the site when no SiteRef names one. */
 static void audit_of(struct parse *p, xmlNode *n, json_t *into, bool site)
 {
 	for (xmlNode *c = n->children; c; c = c->next) {
 		if (!is_odm(c, "AuditRecord"))
 			continue;
 		p->audit_records++;
-		for (xmlNode *g = c->children; g; g = g->next) {
-			if (is_odm(g, "DateTimeStamp") && !json_object_get(into, "stamp")) {
-				json_t *t = text_of(g);
-				if (t)
-					json_object_set_new(into, "stamp", t);
-			} else if (site && is_odm(g, "LocationRef") && !json_object_get(into, "site")) {
-				json_t *oid = attr(g, "LocationOID");
-				/* OpenEDC writes "-" for "no site". */
-				if (oid && strcmp(json_string_value(oid), "-")) {
-					json_object_set_new(into, "site", oid);
-					json_object_set_new(into, "site_source", json_string("AuditRecord"));
-				} else {
-					json_decref(oid);
-				}
-			}
+		json_t *rec = audit_record(c);
+		const char *location = json_str(rec, "location");
+		if (json_str(rec, "stamp") && !json_object_get(into, "stamp"))
+			json_object_set_new(into, "stamp", json_string(json_str(rec, "stamp")));
+		/* OpenEDC writes "-" for "no site". */
+		if (site && location && strcmp(location, "-") && !json_object_get(into, "site")) {
+			json_object_set_new(into, "site", json_string(location));
+			json_object_set_new(into, "site_source", json_string("AuditRecord"));
 		}
+		if (!json_object_get(into, "audit"))
+			json_object_set_new(into, "audit", rec);
+		else
+			json_decref(rec);
 	}
 }
 

@@ -20,8 +20,32 @@ struct plan {
 	json_int_t line;
 	json_t *input;
 	int64_t id;
-	json_t *visits; /* [{"input", "line"}] */
+	json_t *visits; /* [{"input", "line", "reason"?}] */
+	char reason[1000]; /* the source's audit record of the subject, or "" */
 };
+
+/* The source's AuditRecord of a subject or event, as the reason of the
+ * ctms audit event that creates its record: who, where and when the
+ * source system says it was entered. "" when it has none. */
+static void source_audit(const json_t *audit, char *out, size_t len)
+{
+	static const char *const parts[][2] = {
+		{"user", "user"}, {"location", "location"}, {"stamp", "at"},
+		{"reason", "reason"}, {"source", "source"},
+	};
+	size_t used;
+
+	out[0] = '\0';
+	if (!json_object_size(audit))
+		return;
+	used = (size_t)snprintf(out, len, "imported; ODM AuditRecord:");
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && used < len; i++)
+		if (json_str(audit, parts[i][0]))
+			used += (size_t)snprintf(out + used, len - used, " %s %s;", parts[i][1],
+						 json_str(audit, parts[i][0]));
+	if (used < len && out[used - 1] == ';')
+		out[used - 1] = '\0';
+}
 
 /* The study-site number a subject is placed at; NULL with why set. */
 static const char *site_of(struct import *im, const json_t *s, char *why, size_t len)
@@ -282,8 +306,11 @@ static int plan_visits(struct import *im, struct plan *p, struct err *e)
 			json_decref(in);
 		} else {
 			json_object_set_new(seen, key, json_integer(json_int(ev, "line", 0)));
-			json_array_append_new(p->visits, json_pack("{s:o, s:I}", "input", in, "line",
-								   json_int(ev, "line", 0)));
+			char reason[1000];
+			source_audit(json_object_get(ev, "audit"), reason, sizeof(reason));
+			json_array_append_new(p->visits, json_pack("{s:o, s:I, s:s*}", "input", in, "line",
+								   json_int(ev, "line", 0), "reason",
+								   reason[0] ? reason : NULL));
 		}
 	}
 	json_decref(keys);
@@ -302,15 +329,16 @@ static int write_all(struct import *im, struct plan *p, struct err *e)
 	if (rc)
 		return err_set(e, rc, "the store is busy");
 	if (p->input) {
-		rc = record_create(im->db, im->a, &subject_def, im->study_id, p->input, &rec, e);
+		rc = record_create_noted(im->db, im->a, &subject_def, im->study_id, p->input,
+					 p->reason[0] ? p->reason : NULL, &rec, e);
 		id = json_int(rec, "id", 0);
 		json_decref(rec);
 	}
 	json_array_foreach(p->visits, i, v) {
 		if (rc)
 			break;
-		rc = record_create(im->db, im->a, &subject_visit_def, id,
-				   json_object_get(v, "input"), NULL, e);
+		rc = record_create_noted(im->db, im->a, &subject_visit_def, id,
+					 json_object_get(v, "input"), json_str(v, "reason"), NULL, e);
 	}
 	if (rc)
 		db_rollback(im->db);
@@ -329,7 +357,8 @@ static void write_apart(struct import *im, struct plan *p)
 
 	if (p->input) {
 		err_init(&e);
-		if (record_create(im->db, im->a, &subject_def, im->study_id, p->input, &rec, &e)) {
+		if (record_create_noted(im->db, im->a, &subject_def, im->study_id, p->input,
+					p->reason[0] ? p->reason : NULL, &rec, &e)) {
 			err_describe(&e, why, sizeof(why));
 			odm_reject(im, p->line, p->key, "%s", why);
 			im->r->subjects.rejected++;
@@ -346,8 +375,8 @@ static void write_apart(struct import *im, struct plan *p)
 	}
 	json_array_foreach(p->visits, i, v) {
 		err_init(&e);
-		if (record_create(im->db, im->a, &subject_visit_def, p->id, json_object_get(v, "input"),
-				  NULL, &e)) {
+		if (record_create_noted(im->db, im->a, &subject_visit_def, p->id,
+					json_object_get(v, "input"), json_str(v, "reason"), NULL, &e)) {
 			err_describe(&e, why, sizeof(why));
 			odm_reject(im, json_int(v, "line", 0), p->key, "%s", why);
 			im->r->visits.rejected++;
@@ -403,6 +432,7 @@ int odm_subjects_import(struct import *im, struct err *e)
 		struct plan p = {.source = s, .key = json_str(s, "key"), .line = json_int(s, "line", 0)};
 		if (rc)
 			break;
+		source_audit(json_object_get(s, "audit"), p.reason, sizeof(p.reason));
 		if (!p.key || strlen(p.key) > 32) {
 			odm_reject(im, p.line, p.key,
 				   p.key ? "SubjectKey is longer than the 32 characters of a screening number"

@@ -98,7 +98,7 @@ test('odmlib snapshot: 1 of 2 subjects and 2 of 8 visits load; a re-import write
   assert.equal(auditCount(s.db), events, 'a re-import wrote to the audit trail');
 });
 
-test('OpenEDC clinical data: 57 of 90 subjects; every visit undated; audit records read', async () => {
+test('OpenEDC clinical data: 57 of 90 subjects; every visit undated; audit records kept', async () => {
   const { study } = await odmStudy(['001']);
   const r = importOdm(study.protocol_number, file('openedc-clinicaldata.xml'), ['--site', '001']);
   assert.equal(r.status, 0, r.stderr);
@@ -114,6 +114,12 @@ test('OpenEDC clinical data: 57 of 90 subjects; every visit undated; audit recor
     screening_number: '01', site_number: undefined, sex: 'M', age: 72, race: null, ethnicity: null,
     screened_on: '2020-01-13',
   });
+  // Each subject's AuditRecord is the reason of the ctms audit event that created it.
+  const created = sqlRows(s.db, `SELECT e.reason FROM audit_event e JOIN subjects x ON x.id = e.entity_id
+    WHERE e.entity = 'subject' AND e.action = 'create' AND x.study_id = ${study.id} ORDER BY x.id`);
+  assert.equal(created.length, 57);
+  assert.equal(created[0].reason, 'imported; ODM AuditRecord: user U.1; location -; at 2020-01-13T12:18:48.865Z');
+  assert.ok(created.every((e) => /^imported; ODM AuditRecord: user U\.1; location -; at \d{4}-/.test(e.reason)), created.map((e) => e.reason).join('\n'));
   // Without a default site, subjects naming none (LocationOID "-") are rejected.
   const other = await odmStudy(['001']);
   const none = importOdm(other.study.protocol_number, file('openedc-clinicaldata.xml'));
