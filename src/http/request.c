@@ -1,6 +1,8 @@
 #include "http/request.h"
 
+#include <errno.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +76,32 @@ void reply_record(struct request *r, int status, json_t *rec)
 void reply_text(struct request *r, int status, const char *content_type, const char *text)
 {
 	set_reply(r, status, xstrdup(text), strlen(text), content_type);
+}
+
+/* Cursors are opaque to clients: base64url of "after:<id>". */
+char *request_cursor_encode(int64_t after)
+{
+	char raw[32], *out = xmalloc(64);
+	int n = snprintf(raw, sizeof(raw), "after:%lld", (long long)after);
+	sodium_bin2base64(out, 64, (const unsigned char *)raw, (size_t)n,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+int request_cursor_decode(const char *s, int64_t *after)
+{
+	unsigned char raw[32];
+	size_t len;
+	char text[33], *end;
+
+	if (strlen(s) > 40 || sodium_base642bin(raw, sizeof(raw) - 1, s, strlen(s), NULL, &len, NULL,
+						sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+		return CTMS_EINVAL;
+	memcpy(text, raw, len);
+	text[len] = '\0';
+	if (strncmp(text, "after:", 6))
+		return CTMS_EINVAL;
+	errno = 0;
+	*after = strtoll(text + 6, &end, 10);
+	return errno || *end || end == text + 6 || *after < 0 ? CTMS_EINVAL : 0;
 }

@@ -45,9 +45,15 @@ struct request {
 	const char *cache_control; /* static; NULL: no-store */
 	const char *content_security_policy; /* static; NULL: none */
 	char content_disposition[160]; /* a download's Content-Disposition, or "" */
+	char next_cursor[64]; /* a paged download's next cursor (X-Next-Cursor), or "" */
 };
 
 const char *request_header(struct request *r, const char *name);
+/* List cursors, opaque to clients: the position after which the next page
+ * starts. Encode returns a string the caller frees; decode returns 0, or
+ * CTMS_EINVAL for a cursor this server did not issue. */
+char *request_cursor_encode(int64_t after);
+int request_cursor_decode(const char *s, int64_t *after);
 /* The value of a query parameter, or NULL. */
 const char *request_query(struct request *r, const char *name);
 /* Parses the body as a JSON object; on failure replies 400 and returns NULL. */

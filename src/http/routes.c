@@ -40,34 +40,6 @@
 
 #define MAX_FILTERS 8
 
-/* Cursors are opaque to clients: base64url of "after:<id>". */
-static char *cursor_encode(int64_t after)
-{
-	char raw[32], *out = xmalloc(64);
-	int n = snprintf(raw, sizeof(raw), "after:%lld", (long long)after);
-	sodium_bin2base64(out, 64, (const unsigned char *)raw, (size_t)n,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return out;
-}
-
-static int cursor_decode(const char *s, int64_t *after)
-{
-	unsigned char raw[32];
-	size_t len;
-	char text[33], *end;
-
-	if (strlen(s) > 40 || sodium_base642bin(raw, sizeof(raw) - 1, s, strlen(s), NULL, &len, NULL,
-						sodium_base64_VARIANT_URLSAFE_NO_PADDING))
-		return CTMS_EINVAL;
-	memcpy(text, raw, len);
-	text[len] = '\0';
-	if (strncmp(text, "after:", 6))
-		return CTMS_EINVAL;
-	errno = 0;
-	*after = strtoll(text + 6, &end, 10);
-	return errno || *end || end == text + 6 || *after < 0 ? CTMS_EINVAL : 0;
-}
-
 struct page {
 	int limit;
 	int64_t after;
@@ -89,7 +61,7 @@ static int parse_page(struct request *r, struct page *p)
 		}
 		p->limit = (int)v;
 	}
-	if (cursor && cursor_decode(cursor, &p->after)) {
+	if (cursor && request_cursor_decode(cursor, &p->after)) {
 		reply_problem(r, CTMS_EBADREQ, "cursor is not one this server issued");
 		return CTMS_EBADREQ;
 	}
@@ -101,7 +73,7 @@ static void reply_page(struct request *r, json_t *items, int64_t next)
 	json_t *body = json_object();
 	json_object_set_new(body, "items", items);
 	if (next) {
-		char *c = cursor_encode(next);
+		char *c = request_cursor_encode(next);
 		json_object_set_new(body, "next_cursor", json_string(c));
 		free(c);
 	} else {
@@ -566,29 +538,24 @@ static void blind_events(json_t *items)
 
 /* The trail as a download: the one page asked for, else every event the
  * filters select, up to EXPORT_ROWS_MAX. */
+static int audit_page(struct request *r, void *query, int64_t after, int limit, json_t **items,
+		      int64_t *next, struct err *e)
+{
+	struct audit_query *q = query;
+
+	q->after_seq = after;
+	q->limit = limit;
+	return audit_list(r->db, q, items, next, e);
+}
+
 static void export_audit(struct request *r, enum list_format format, struct audit_query *q,
 			 bool paged)
 {
-	json_t *all = json_array(), *items;
-	int64_t next = 0;
+	json_t *all;
 	struct err e;
-	int rc;
 
 	err_init(&e);
-	q->limit = paged ? q->limit : 1000;
-	do {
-		if ((rc = audit_list(r->db, q, &items, &next, &e)))
-			break;
-		json_array_extend(all, items);
-		json_decref(items);
-		q->after_seq = next;
-		if (json_array_size(all) > EXPORT_ROWS_MAX)
-			rc = err_set(&e, CTMS_EINVAL,
-				     "the export would hold more than %d events: narrow it with filters, "
-				     "or page through it with limit and cursor",
-				     EXPORT_ROWS_MAX);
-	} while (!rc && next && !paged);
-	if (rc) {
+	if (export_collect(r, audit_page, q, q->after_seq, q->limit, paged, "events", &all, &e)) {
 		reply_error(r, &e, NULL);
 	} else {
 		if (!access_unblinded(r->actor, 0, 0))

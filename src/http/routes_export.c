@@ -142,29 +142,63 @@ void export_items(struct request *r, enum list_format f, const json_t *items,
 		 "attachment; filename=\"%s.%s\"", name, f == LIST_CSV ? "csv" : "xlsx");
 }
 
+int export_collect(struct request *r, export_page_fn page, void *query, int64_t after, int limit,
+		   bool paged, const char *what, json_t **all, struct err *e)
+{
+	json_t *items;
+	int64_t next = 0;
+	int rc;
+
+	*all = json_array();
+	do {
+		if ((rc = page(r, query, after, paged ? limit : 1000, &items, &next, e)))
+			break;
+		json_array_extend(*all, items);
+		json_decref(items);
+		after = next;
+		if (json_array_size(*all) > EXPORT_ROWS_MAX)
+			rc = err_set(e, CTMS_EINVAL,
+				     "the export would hold more than %d %s: narrow it with filters, or "
+				     "page through it with limit and cursor",
+				     EXPORT_ROWS_MAX, what);
+	} while (!rc && next && !paged);
+	if (rc) {
+		json_decref(*all);
+		*all = NULL;
+		return rc;
+	}
+	if (paged && next) {
+		char *cursor = request_cursor_encode(next);
+		snprintf(r->next_cursor, sizeof(r->next_cursor), "%s", cursor);
+		free(cursor);
+	}
+	return 0;
+}
+
+struct record_pages {
+	const struct entity_def *def;
+	struct list_query *q;
+};
+
+static int record_page(struct request *r, void *query, int64_t after, int limit, json_t **items,
+		       int64_t *next, struct err *e)
+{
+	struct record_pages *p = query;
+
+	p->q->after_id = after;
+	p->q->limit = limit;
+	return record_list(r->db, r->actor, p->def, p->q, items, next, e);
+}
+
 void export_records(struct request *r, enum list_format f, const struct entity_def *def,
 		    struct list_query *q, bool paged)
 {
-	json_t *all = json_array(), *items;
-	int64_t next = 0;
+	struct record_pages pages = {def, q};
+	json_t *all;
 	struct err e;
-	int rc;
 
 	err_init(&e);
-	q->limit = paged ? q->limit : 1000;
-	do {
-		if ((rc = record_list(r->db, r->actor, def, q, &items, &next, &e)))
-			break;
-		json_array_extend(all, items);
-		json_decref(items);
-		q->after_id = next;
-		if (json_array_size(all) > EXPORT_ROWS_MAX)
-			rc = err_set(&e, CTMS_EINVAL,
-				     "the export would hold more than %d rows: narrow it with filters, or "
-				     "page through it with limit and cursor",
-				     EXPORT_ROWS_MAX);
-	} while (!rc && next && !paged);
-	if (rc)
+	if (export_collect(r, record_page, &pages, q->after_id, q->limit, paged, "rows", &all, &e))
 		reply_error(r, &e, NULL);
 	else
 		export_items(r, f, all, def);

@@ -32,6 +32,19 @@ int list_format(struct request *r, enum list_format *f);
  * is then that one page, else the whole filtered list. */
 bool export_paged(struct request *r);
 
+/* One page of a list for a download: the items after position after (at
+ * most limit, a new array in *items); *next is the next page's position,
+ * or 0 after the last. */
+typedef int (*export_page_fn)(struct request *r, void *query, int64_t after, int limit,
+			      json_t **items, int64_t *next, struct err *e);
+
+/* Collects a list into *all (a new array; NULL on error): one page of limit
+ * when paged, whose next position goes out as the X-Next-Cursor header;
+ * else every page from after on, up to EXPORT_ROWS_MAX rows (more is
+ * CTMS_EINVAL, the message naming what the rows are). */
+int export_collect(struct request *r, export_page_fn page, void *query, int64_t after, int limit,
+		   bool paged, const char *what, json_t **all, struct err *e);
+
 /* Replies with a download of the records q selects: one page of q->limit
  * when paged, else every page from q->after_id on, up to EXPORT_ROWS_MAX. */
 void export_records(struct request *r, enum list_format f, const struct entity_def *def,

@@ -154,6 +154,8 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *conn,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->content_disposition[0])
 		MHD_add_response_header(resp, "Content-Disposition", r->content_disposition);
+	if (r->next_cursor[0])
+		MHD_add_response_header(resp, "X-Next-Cursor", r->next_cursor);
 	if (r->etag[0])
 		MHD_add_response_header(resp, "ETag", r->etag);
 	if (r->location)

@@ -151,17 +151,31 @@ test('the export holds every page of the filtered list, or one page when limit/c
 
   const page = await getCsv('/api/v1/sites?country=DE&limit=7');
   assertCsvMatches(page.text, all.slice(0, 7));
+  // A paged download carries the JSON list's next cursor as X-Next-Cursor.
   const next = await s.get('/api/v1/sites?country=DE&limit=7');
-  const second = await getCsv(`/api/v1/sites?country=DE&limit=7&cursor=${encodeURIComponent(next.json.next_cursor)}`);
+  assert.equal(page.headers.get('x-next-cursor'), next.json.next_cursor);
+  const second = await getCsv(`/api/v1/sites?country=DE&limit=7&cursor=${encodeURIComponent(page.headers.get('x-next-cursor'))}`);
   assertCsvMatches(second.text, all.slice(7, 14));
+  // Walking the CSV pages by that header gives the whole list, then no header.
+  let rows = 0, cursor = null, pages = 0;
+  do {
+    const r = await getCsv(`/api/v1/sites?country=DE&limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    rows += parseCsv(r.text).length - 1;
+    cursor = r.headers.get('x-next-cursor');
+    pages++;
+  } while (cursor && pages < 100);
+  assert.equal(rows, all.length);
+  assert.equal(whole.headers.get('x-next-cursor'), null, 'a whole-list download has no next page');
+  const events = await s.get('/api/v1/audit?entity=site&limit=3', { accept: 'text/csv' });
+  assert.equal(events.headers.get('x-next-cursor'), (await s.get('/api/v1/audit?entity=site&limit=3')).json.next_cursor);
 
   // ?format=csv says the same as Accept: text/csv.
   const byQuery = await s.get('/api/v1/sites?country=DE&format=csv');
   assert.equal(byQuery.status, 200);
   assert.equal(byQuery.text, whole.text);
   // The audit trail is a list too: every event, not just the first page.
-  const events = await walk(s, `/api/v1/audit?entity=site`, 1000);
-  assertCsvMatches((await getCsv('/api/v1/audit?entity=site')).text, events);
+  const siteEvents = await walk(s, `/api/v1/audit?entity=site`, 1000);
+  assertCsvMatches((await getCsv('/api/v1/audit?entity=site')).text, siteEvents);
 });
 
 test('text is UTF-8, quoted where it must be, and guarded against formula injection', async () => {
