@@ -12,6 +12,7 @@
 #include "domain/record.h"
 #include "domain/signature.h"
 #include "http/dispatch.h"
+#include "http/routes_export.h"
 #include "util/buf.h"
 #include "util/date.h"
 #include "util/json.h"
@@ -137,7 +138,7 @@ void h_users(struct request *r)
 		reply_err(r, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+	reply_list(r, items);
 	err_release(&e);
 }
 
@@ -301,7 +302,7 @@ void h_tokens(struct request *r)
 		reply_err(r, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+	reply_list(r, items);
 	err_release(&e);
 }
 
@@ -432,7 +433,7 @@ void h_signatures(struct request *r)
 		reply_err(r, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+	reply_list(r, items);
 	json_decref(rec);
 	err_release(&e);
 }

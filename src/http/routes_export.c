@@ -175,6 +175,22 @@ int export_collect(struct request *r, export_page_fn page, void *query, int64_t 
 	return 0;
 }
 
+void reply_list(struct request *r, json_t *items)
+{
+	enum list_format f;
+
+	if (list_format(r, &f)) {
+		json_decref(items);
+		return;
+	}
+	if (f == LIST_JSON) {
+		reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+		return;
+	}
+	export_items(r, f, items, NULL);
+	json_decref(items);
+}
+
 struct record_pages {
 	const struct entity_def *def;
 	struct list_query *q;

@@ -45,6 +45,11 @@ typedef int (*export_page_fn)(struct request *r, void *query, int64_t after, int
 int export_collect(struct request *r, export_page_fn page, void *query, int64_t after, int limit,
 		   bool paged, const char *what, json_t **all, struct err *e);
 
+/* Replies with a whole list in one page, items (stolen): as JSON
+ * {"items", "next_cursor": null}, or as CSV or Excel when the request asks
+ * for a download (list_format). */
+void reply_list(struct request *r, json_t *items);
+
 /* Replies with a download of the records q selects: one page of q->limit
  * when paged, else every page from q->after_id on, up to EXPORT_ROWS_MAX. */
 void export_records(struct request *r, enum list_format f, const struct entity_def *def,

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import ExcelJS from 'exceljs';
 import {
-  startServer, addUser, createEnrollingSetup, createSite, subjectBody, walk, uniq,
+  startServer, addUser, createEnrollingSetup, createSite, signApproval, subjectBody, walk, uniq,
 } from './lib.mjs';
 
 let s;
@@ -312,4 +312,29 @@ test('a list out of the caller\'s scope answers 404 in every format', async () =
   const none = await getCsv('/api/v1/studies', h);
   const rows = parseCsv(none.text);
   assert.equal(rows.length - 1, 1, 'a study-scoped viewer exports their one study');
+});
+
+test('the whole-list routes download too: users, a user\'s tokens, a record\'s signatures', async () => {
+  const users = (await s.get('/api/v1/users')).json.items;
+  assertCsvMatches((await getCsv('/api/v1/users')).text, users);
+  const usersSheet = await getXlsx('/api/v1/users?format=xlsx');
+  assert.equal(sheetRows(usersSheet.sheet).length, users.length + 1);
+
+  const me = (await s.get('/api/v1/sessions/current')).json;
+  const tokens = (await s.get(`/api/v1/users/${me.id}/tokens`)).json.items;
+  assert.ok(tokens.length >= 1);
+  const tokenCsv = assertCsvMatches((await getCsv(`/api/v1/users/${me.id}/tokens`)).text, tokens);
+  assert.ok(!tokenCsv.flat().some((cell) => cell === s.token), 'no token secret in the download');
+
+  const pv = await s.post(`/api/v1/studies/${setup.study.id}/protocol-versions`, { number: uniq('9.'), version_date: '2024-01-01' });
+  assert.equal(pv.status, 201, pv.text);
+  await signApproval(s, pv.json.id);
+  const path = `/api/v1/signatures?entity=protocol_version&id=${pv.json.id}`;
+  const signatures = (await s.get(path)).json.items;
+  assert.equal(signatures.length, 1);
+  assertCsvMatches((await getCsv(path)).text, signatures);
+  assert.equal((await s.get(`${path}&format=pdf`)).status, 400);
+  // Who may not list them gets the same refusal in every format.
+  const viewer = addUser(s.db, { username: uniq('dlv'), role: 'viewer' });
+  assert.equal((await s.get('/api/v1/users?format=csv', { authorization: `Bearer ${viewer.token}` })).status, 403);
 });
