@@ -309,8 +309,8 @@ void h_tokens(struct request *r)
 /* {"name", "days"}: answers the token once; only its hash is kept. */
 void h_token_create(struct request *r)
 {
-	static const char *const fields[] = {"name", "days", NULL};
-	json_t *body, *days;
+	static const char *const fields[] = {"name", "days", "password", "totp", NULL};
+	json_t *body, *days, *me = NULL;
 	char *token = NULL;
 	int64_t id;
 	struct err e;
@@ -323,6 +323,19 @@ void h_token_create(struct request *r)
 		err_field(&e, "days", "must be a whole number of days (0: no expiry)");
 	if (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name")))
 		err_field(&e, "name", "must be a string");
+	/* A token outlives the session that asks for it: from a browser
+	 * session, the user proves who they are again (password, and the TOTP
+	 * code when enrolled), so a session taken over cannot mint a lasting
+	 * credential. A script holding a token already holds one. */
+	if (!e.code && r->actor->session_id) {
+		if (!json_str(body, "password"))
+			err_field(&e, "password", "is required: a token from a signed-in session takes "
+						  "your password again");
+		else if (!user_get(r->db, r->actor->id, &me, &e))
+			auth_reauthenticate(r->db, r->actor, json_str(me, "username"),
+					    json_str(body, "password"), json_str(body, "totp"), &e);
+		json_decref(me);
+	}
 	/* A token outlives no session by much unless an administrator says so. */
 	struct err probe;
 	err_init(&probe);

@@ -398,8 +398,15 @@ test('password rules: at least 12 characters, not containing the username; refus
   assert.equal(auditCount(s.db), before2);
   const wrong = await withSession(sess, 'PATCH', path, { body: { password: 'a new long password', current_password: 'not it at all' }, csrf: true });
   assert.ok([401, 403].includes(wrong.status), wrong.text);
+  // A token from a signed-in session takes the password again; a wrong one
+  // is a failed attempt, audited, and mints nothing.
+  const tokensBefore = sqlRows(s.db, `SELECT count(*) AS n FROM api_tokens WHERE user_id = ${grace.id}`)[0].n;
+  assertProblem(await withSession(sess, 'POST', `${path}/tokens`, { body: { name: 'mine', days: 1 }, csrf: true }), 422, ['password']);
+  const badMint = await withSession(sess, 'POST', `${path}/tokens`, { body: { name: 'mine', days: 1, password: 'not it at all' }, csrf: true });
+  assert.ok([401, 403].includes(badMint.status), badMint.text);
+  assert.equal(sqlRows(s.db, `SELECT count(*) AS n FROM api_tokens WHERE user_id = ${grace.id}`)[0].n, tokensBefore);
   // A token minted before the change dies with the old password.
-  const minted = await ok(await withSession(sess, 'POST', `${path}/tokens`, { body: { name: 'mine', days: 1 }, csrf: true }), 201);
+  const minted = await ok(await withSession(sess, 'POST', `${path}/tokens`, { body: { name: 'mine', days: 1, password: g.password }, csrf: true }), 201);
   const withToken = () => s.request('GET', '/api/v1/sessions/current', { headers: { authorization: `Bearer ${minted.token}` } });
   await ok(await withToken());
   await ok(await withSession(sess, 'PATCH', path, { body: { password: 'a new long password', current_password: g.password }, csrf: true }));
