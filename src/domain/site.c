@@ -36,7 +36,7 @@ static int find(struct db *db, const char *name, const char *country, int64_t no
 /* One record per institution and country. */
 static int check(struct db *db, const json_t *old, const json_t *rec, struct err *e)
 {
-	int64_t other;
+	int64_t other = 0;
 	int rc = find(db, json_str(rec, "name"), json_str(rec, "country"), json_int(rec, "id", 0),
 		      &other, e);
 	if (rc == 0) {
@@ -58,7 +58,7 @@ const struct entity_def site_def = {
 int site_find_or_create(struct db *db, const struct actor *a, const char *name, const char *city,
 			const char *country, int64_t *id, struct err *e)
 {
-	json_t *input, *rec = NULL;
+	json_t *input;
 	int rc = find(db, name, country, 0, id, e);
 
 	if (rc != CTMS_ENOTFOUND)
@@ -66,10 +66,7 @@ int site_find_or_create(struct db *db, const struct actor *a, const char *name, 
 	input = json_pack("{s:s, s:s}", "name", name, "country", country);
 	if (city)
 		json_object_set_new(input, "city", json_string(city));
-	rc = record_create(db, a, &site_def, 0, input, &rec, e);
-	if (!rc)
-		*id = json_int(rec, "id", 0);
+	rc = record_create_id(db, a, &site_def, 0, input, id, e);
 	json_decref(input);
-	json_decref(rec);
 	return rc;
 }
