@@ -1,5 +1,6 @@
 #include "domain/audit.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,8 +102,8 @@ static void event_hash(const struct event *ev, char out[SHA256_HEX_LEN])
  * characters escaped, integers in decimal). jansson's own dump guards every
  * array and object against cycles with a hashtable keyed by the printed
  * pointer, which made it a tenth of the cost of a record write. Answers
- * false for a value it does not write (a real, or nesting past 32 levels);
- * the caller then uses json_canonical. */
+ * false for a value it does not write (nesting past 32 levels); the caller
+ * then uses json_canonical. */
 struct out {
 	char *p;
 	size_t len, cap;
@@ -224,9 +225,44 @@ static bool put_json_object(struct out *o, const json_t *v, int depth)
 	return ok;
 }
 
+/* A real as json_canonical writes it (jansson, JSON_REAL_PRECISION(15)):
+ * "%.15g"; ".0" added when that would read back as an integer; the
+ * exponent without a '+' or leading zeros. 0 when it does not fit. */
+static size_t format_real(char *out, size_t size, double value)
+{
+	int n = snprintf(out, size, "%.15g", value);
+	size_t len;
+	char *start, *end;
+
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	len = (size_t)n;
+	if (!strchr(out, '.') && !strchr(out, 'e')) {
+		if (len + 3 >= size)
+			return 0;
+		memcpy(out + len, ".0", 3);
+		len += 2;
+	}
+	if ((start = strchr(out, 'e'))) {
+		start++;
+		end = start + 1;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, len - (size_t)(end - out));
+			len -= (size_t)(end - start);
+			out[len] = '\0';
+		}
+	}
+	return len;
+}
+
 static bool put_json(struct out *o, const json_t *v, int depth)
 {
-	char digits[24];
+	char digits[40];
+	size_t n;
 
 	if (depth > 32)
 		return false;
@@ -242,6 +278,12 @@ static bool put_json(struct out *o, const json_t *v, int depth)
 		return true;
 	case JSON_INTEGER:
 		out_add(o, digits, format_int(digits, json_integer_value(v)));
+		return true;
+	case JSON_REAL:
+		if (!isfinite(json_real_value(v)) ||
+		    !(n = format_real(digits, sizeof(digits), json_real_value(v))))
+			return false;
+		out_add(o, digits, n);
 		return true;
 	case JSON_STRING:
 		put_json_string(o, json_string_value(v), json_string_length(v));

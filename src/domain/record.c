@@ -12,12 +12,11 @@
 #include "domain/access.h"
 #include "domain/actor.h"
 #include "domain/audit.h"
-#include "domain/signature.h"
+#include "domain/record_internal.h"
 #include "util/buf.h"
 #include "util/date.h"
 #include "util/json.h"
 
-#define SQL_MAX (64 * 1024)
 #define TEXT_MAX_DEFAULT 2000
 
 const struct field_def *record_field(const struct entity_def *def, const char *name)
@@ -28,20 +27,7 @@ const struct field_def *record_field(const struct entity_def *def, const char *n
 	return NULL;
 }
 
-static const struct state_def *state_find(const struct state_machine *sm, const char *name)
-{
-	for (size_t i = 0; name && i < sm->nstates; i++)
-		if (!strcmp(sm->states[i].name, name))
-			return &sm->states[i];
-	return NULL;
-}
-
-static bool is_column(const struct field_def *f)
-{
-	return !(f->flags & F_VIRTUAL);
-}
-
-static void list_codes(struct buf *b, const char *const *codes)
+void record_list_codes(struct buf *b, const char *const *codes)
 {
 	for (size_t i = 0; codes && codes[i]; i++) {
 		if (buf_printf(b, "%s%s", i ? ", " : "", codes[i])) {
@@ -54,7 +40,7 @@ static void list_codes(struct buf *b, const char *const *codes)
 }
 
 /* Control characters other than tab and newline have no place in a record. */
-static bool has_control(const char *s)
+bool record_has_control(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
@@ -141,7 +127,7 @@ static int validate(const struct field_def *f, const json_t *v, const char *name
 					 (long long)max, len);
 		if ((int64_t)len < min)
 			return err_field(e, name, "must not be empty");
-		if (strlen(s) != len || has_control(s))
+		if (strlen(s) != len || record_has_control(s))
 			return err_field(e, name, "must not contain control characters");
 		if (len && (s[0] == ' ' || s[len - 1] == ' '))
 			return err_field(e, name, "must not begin or end with a space");
@@ -161,8 +147,11 @@ static int validate(const struct field_def *f, const json_t *v, const char *name
 		return 0;
 	case FT_ENUM:
 		if (json_is_string(v)) {
+			/* The first byte sifts long lists (some 250 country codes)
+			 * before strcmp: every site written checks one. */
+			const char *s = json_string_value(v);
 			for (size_t i = 0; f->codes[i]; i++)
-				if (!strcmp(f->codes[i], json_string_value(v)))
+				if (f->codes[i][0] == s[0] && !strcmp(f->codes[i], s))
 					return 0;
 		}
 		if (f->hint)
@@ -170,7 +159,7 @@ static int validate(const struct field_def *f, const json_t *v, const char *name
 		{
 			struct buf b;
 			buf_init(&b, 900);
-			list_codes(&b, f->codes);
+			record_list_codes(&b, f->codes);
 			err_field(e, name, "must be one of: %s", b.ptr);
 			buf_release(&b);
 		}
@@ -227,51 +216,7 @@ static int bind_json(struct db_stmt *st, int n, const json_t *v)
 	return CTMS_EINVAL;
 }
 
-static json_t *column_json(const struct entity_def *def, struct db_stmt *st, int i)
-{
-	const char *name = db_column_name(st, i);
-	const struct field_def *f = record_field(def, name);
-
-	switch (db_column_type(st, i)) {
-	case DB_NULL:
-		return json_null();
-	case DB_INT:
-		if (f && f->type == FT_BOOL)
-			return json_boolean(db_column_int(st, i));
-		if (!strcmp(name, "created_at") || !strcmp(name, "updated_at")) {
-			char ts[TIMESTAMP_LEN];
-			timestamp_format(db_column_int(st, i), ts);
-			return json_string(ts);
-		}
-		return json_integer(db_column_int(st, i));
-	case DB_REAL:
-	case DB_TEXT:
-		break;
-	}
-	if (f && (f->type == FT_INT || f->type == FT_REF))
-		return json_integer(strtoll(db_column_text(st, i), NULL, 10));
-	if (f && f->type == FT_REAL)
-		return json_real(strtod(db_column_text(st, i), NULL));
-	if (f && (f->type == FT_LIST || f->type == FT_OBJECT)) {
-		json_t *v = json_loads(db_column_text(st, i), JSON_DECODE_ANY, NULL);
-		return v ? v : json_null();
-	}
-	return json_string(db_column_text(st, i));
-}
-
-static json_t *row_json(const struct entity_def *def, struct db_stmt *st)
-{
-	json_t *rec = json_object();
-	int n = db_column_count(st);
-	for (int i = 0; i < n; i++)
-		json_object_set_new(rec, db_column_name(st, i), column_json(def, st, i));
-	return rec;
-}
-
-/* Statements are put together from the names in the field tables on every
- * write, so by appending strings rather than through printf: this appends
- * each string up to a NULL. */
-static void put_sql(struct buf *b, ...)
+void record_put_sql(struct buf *b, ...)
 {
 	va_list ap;
 	const char *s;
@@ -297,72 +242,6 @@ static void put_param(struct buf *b, int n)
 	buf_puts(b, text + len);
 }
 
-static void select_sql(struct buf *b, const struct entity_def *def)
-{
-	buf_puts(b, "SELECT t.id, t.version");
-	for (size_t i = 0; i < def->nfields; i++)
-		if (is_column(&def->fields[i]))
-			put_sql(b, ", t.", def->fields[i].name, NULL);
-	if (def->join_columns)
-		put_sql(b, ", ", def->join_columns, NULL);
-	put_sql(b, ", t.created_at, t.updated_at FROM ", def->table, " t", NULL);
-	if (def->join)
-		put_sql(b, " ", def->join, NULL);
-}
-
-/* Loads one record as stored (no derived fields). */
-static int load(struct db *db, const struct entity_def *def, int64_t id, json_t **out,
-		struct err *e)
-{
-	struct buf sql;
-	struct db_stmt *st;
-	int rc;
-
-	*out = NULL;
-	buf_init(&sql, SQL_MAX);
-	select_sql(&sql, def);
-	buf_puts(&sql, " WHERE t.id = $1");
-	rc = db_prepare(db, sql.ptr, &st);
-	buf_release(&sql);
-	if (rc)
-		return err_set(e, rc, "cannot read %s: %s", def->name, db_errmsg(db));
-	db_bind_int(st, 1, id);
-	rc = db_step(st);
-	if (rc == 1) {
-		*out = row_json(def, st);
-		db_done(st);
-		return 0;
-	}
-	if (rc == 0)
-		return err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->name, (long long)id);
-	return err_set(e, rc, "cannot read %s: %s", def->name, db_errmsg(db));
-}
-
-static void render(struct db *db, const struct entity_def *def, json_t *rec)
-{
-	if (def->render)
-		def->render(db, rec);
-}
-
-/* What the actor is shown: blinded fields only to unblinded roles. */
-static void present(const struct actor *a, const struct entity_def *def, json_t *rec)
-{
-	int64_t study, site;
-	bool checked = false, unblinded = false;
-
-	for (size_t i = 0; i < def->nfields; i++) {
-		if (!(def->fields[i].flags & F_BLINDED))
-			continue;
-		if (!checked) {
-			access_scope_of(def, rec, &study, &site);
-			unblinded = access_unblinded(a, study, site);
-			checked = true;
-		}
-		if (!unblinded)
-			json_object_del(rec, def->fields[i].name);
-	}
-}
-
 /* Blinded fields are written only by unblinded roles: one who cannot see
  * the arm cannot set it either. input holds the fields given; rec gives
  * the record's scope. */
@@ -383,37 +262,6 @@ static int check_blinded(const struct actor *a, const struct entity_def *def, co
 	return 0;
 }
 
-int record_get(struct db *db, const struct actor *a, const struct entity_def *def, int64_t id,
-	       json_t **out, struct err *e)
-{
-	int rc = load(db, def, id, out, e);
-	if (!rc && (rc = access_read(a, def, *out, e))) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	if (!rc) {
-		json_t *one = json_array();
-		render(db, def, *out);
-		json_array_append(one, *out);
-		signature_render(db, def, one);
-		json_decref(one);
-		present(a, def, *out);
-	}
-	return rc;
-}
-
-int record_get_child(struct db *db, const struct actor *a, const struct entity_def *def,
-		     int64_t parent_id, int64_t id, json_t **out, struct err *e)
-{
-	int rc = record_get(db, a, def, id, out, e);
-	if (!rc && def->parent_field && json_int(*out, def->parent_field, 0) != parent_id) {
-		json_decref(*out);
-		*out = NULL;
-		return err_set(e, CTMS_ENOTFOUND, "%s %lld was not found", def->name, (long long)id);
-	}
-	return rc;
-}
-
 static int exists(struct db *db, const char *table, int64_t id, struct err *e)
 {
 	struct buf sql;
@@ -421,7 +269,7 @@ static int exists(struct db *db, const char *table, int64_t id, struct err *e)
 	int rc;
 
 	buf_init(&sql, 256);
-	put_sql(&sql, "SELECT 1 FROM ", table, " WHERE id = $1", NULL);
+	record_put_sql(&sql, "SELECT 1 FROM ", table, " WHERE id = $1", NULL);
 	rc = db_query_int(db, sql.ptr, &one, 1, id);
 	buf_release(&sql);
 	if (rc && rc != CTMS_ENOTFOUND)
@@ -436,7 +284,7 @@ static int check_store_rules(struct db *db, const struct entity_def *def, const 
 	for (size_t i = 0; i < def->nfields; i++) {
 		const struct field_def *f = &def->fields[i];
 		json_t *v = json_object_get(rec, f->name);
-		if (!is_column(f) || !v || json_is_null(v))
+		if (!record_is_column(f) || !v || json_is_null(v))
 			continue;
 		if (old && json_same(json_object_get(old, f->name), v))
 			continue;
@@ -456,10 +304,10 @@ static int check_store_rules(struct db *db, const struct entity_def *def, const 
 			struct db_stmt *st;
 			int rc;
 			buf_init(&sql, 512);
-			put_sql(&sql, "SELECT id FROM ", def->table, " WHERE ", f->name, " = $1 AND id <> $2",
+			record_put_sql(&sql, "SELECT id FROM ", def->table, " WHERE ", f->name, " = $1 AND id <> $2",
 				NULL);
 			if (def->parent_field)
-				put_sql(&sql, " AND ", def->parent_field, " = $3", NULL);
+				record_put_sql(&sql, " AND ", def->parent_field, " = $3", NULL);
 			rc = db_prepare(db, sql.ptr, &st);
 			buf_release(&sql);
 			if (rc)
@@ -546,10 +394,10 @@ static char *build_insert_sql(const struct entity_def *def, const struct field_d
 {
 	struct buf sql;
 
-	buf_init(&sql, SQL_MAX);
-	put_sql(&sql, "INSERT INTO ", def->table, " (version, created_at, updated_at", NULL);
+	buf_init(&sql, RECORD_SQL_MAX);
+	record_put_sql(&sql, "INSERT INTO ", def->table, " (version, created_at, updated_at", NULL);
 	for (int i = 0; i < n; i++)
-		put_sql(&sql, ", ", present[i]->name, NULL);
+		record_put_sql(&sql, ", ", present[i]->name, NULL);
 	buf_puts(&sql, ") VALUES (1, $1, $1");
 	for (int i = 0; i < n; i++) {
 		buf_puts(&sql, ", ");
@@ -608,7 +456,7 @@ static int insert_row(struct db *db, const struct entity_def *def, const json_t 
 	for (size_t i = 0; i < def->nfields && n < (int)NELEMS(present); i++) {
 		const struct field_def *f = &def->fields[i];
 		json_t *v = json_object_get(values, f->name);
-		if (is_column(f) && v && !json_is_null(v)) {
+		if (record_is_column(f) && v && !json_is_null(v)) {
 			present[n++] = f;
 			if (i < 64)
 				fields |= (uint64_t)1 << i;
@@ -634,7 +482,7 @@ static int insert_row(struct db *db, const struct entity_def *def, const json_t 
 /* Ends a write begun with db_begin: on success commits and reads the record
  * back into *out (unless out is NULL); on failure rolls back. Returns the
  * final result. */
-static int finish_write(struct db *db, const struct actor *a, const struct entity_def *def,
+int record_finish_write(struct db *db, const struct actor *a, const struct entity_def *def,
 			int64_t id, int rc, json_t **out, struct err *e)
 {
 	if (rc) {
@@ -657,7 +505,7 @@ int record_parent_exists(struct db *db, const struct actor *a, const struct enti
 		rc = exists(db, def->parent_table, parent_id, e);
 	} else {
 		/* A parent the actor may not see does not exist for it. */
-		rc = load(db, def->parent_def, parent_id, &parent, e);
+		rc = record_load(db, def->parent_def, parent_id, &parent, e);
 		if (!rc && access_read(a, def->parent_def, parent, e))
 			rc = CTMS_ENOTFOUND;
 		json_decref(parent);
@@ -671,22 +519,16 @@ int record_parent_exists(struct db *db, const struct actor *a, const struct enti
 	return rc;
 }
 
-int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
-		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
-{
-	return record_create_noted(db, a, def, parent_id, input, NULL, out, e);
-}
-
-int record_create_noted(struct db *db, const struct actor *a, const struct entity_def *def,
-			int64_t parent_id, const json_t *input, const char *reason, json_t **out,
-			struct err *e)
+/* Creates the record; *id receives its id (0 on failure). reason goes with
+ * the creation's audit event. */
+static int create(struct db *db, const struct actor *a, const struct entity_def *def,
+		  int64_t parent_id, const json_t *input, const char *reason, int64_t *id,
+		  struct err *e)
 {
 	json_t *values = NULL, *changes = NULL;
-	int64_t id = 0;
 	int rc;
 
-	if (out)
-		*out = NULL;
+	*id = 0;
 	if (!json_is_object(input))
 		return err_set(e, CTMS_EBADREQ, "the body must be a JSON object");
 	validate_input(def, input, true, e);
@@ -717,16 +559,43 @@ int record_create_noted(struct db *db, const struct actor *a, const struct entit
 		goto finish;
 
 	changes = json_array();
-	rc = insert_row(db, def, values, &id, changes, e);
+	rc = insert_row(db, def, values, id, changes, e);
 	if (rc)
 		goto finish;
-	rc = audit_append(db, a, def->name, id, "create", changes, reason, e);
+	rc = audit_append(db, a, def->name, *id, "create", changes, reason, e);
 finish:
-	rc = finish_write(db, a, def, id, rc ? rc : e->code, out, e);
+	rc = record_finish_write(db, a, def, *id, rc ? rc : e->code, NULL, e);
 done:
 	json_decref(values);
 	json_decref(changes);
-	return rc ? rc : e->code;
+	rc = rc ? rc : e->code;
+	if (rc)
+		*id = 0;
+	return rc;
+}
+
+int record_create_id(struct db *db, const struct actor *a, const struct entity_def *def,
+		     int64_t parent_id, const json_t *input, int64_t *id, struct err *e)
+{
+	return create(db, a, def, parent_id, input, NULL, id, e);
+}
+
+int record_create_noted(struct db *db, const struct actor *a, const struct entity_def *def,
+			int64_t parent_id, const json_t *input, const char *reason, json_t **out,
+			struct err *e)
+{
+	int64_t id;
+	int rc = create(db, a, def, parent_id, input, reason, &id, e);
+
+	if (out)
+		*out = NULL;
+	return rc || !out ? rc : record_get(db, a, def, id, out, e);
+}
+
+int record_create(struct db *db, const struct actor *a, const struct entity_def *def,
+		  int64_t parent_id, const json_t *input, json_t **out, struct err *e)
+{
+	return record_create_noted(db, a, def, parent_id, input, NULL, out, e);
 }
 
 int record_apply(struct db *db, const struct actor *a, const struct entity_def *def,
@@ -743,17 +612,17 @@ int record_apply(struct db *db, const struct actor *a, const struct entity_def *
 	for (size_t i = 0; i < def->nfields && n < (int)NELEMS(changed); i++) {
 		const struct field_def *f = &def->fields[i];
 		json_t *ov = json_object_get(old, f->name), *nv = json_object_get(rec, f->name);
-		if (is_column(f) && nv && !json_same(ov, nv)) {
+		if (record_is_column(f) && nv && !json_same(ov, nv)) {
 			changed[n++] = f;
 			audit_change(changes, f->name, ov, nv);
 		}
 	}
 	if (n == 0)
 		goto done;
-	buf_init(&sql, SQL_MAX);
-	put_sql(&sql, "UPDATE ", def->table, " SET version = version + 1, updated_at = $1", NULL);
+	buf_init(&sql, RECORD_SQL_MAX);
+	record_put_sql(&sql, "UPDATE ", def->table, " SET version = version + 1, updated_at = $1", NULL);
 	for (int i = 0; i < n; i++) {
-		put_sql(&sql, ", ", changed[i]->name, " = ", NULL);
+		record_put_sql(&sql, ", ", changed[i]->name, " = ", NULL);
 		put_param(&sql, i + 2);
 	}
 	buf_puts(&sql, " WHERE id = ");
@@ -788,24 +657,19 @@ done:
 }
 
 /* Loads the record to change inside the open transaction and checks If-Match. */
-static int load_for_write(struct db *db, const struct actor *a, const struct entity_def *def,
+int record_load_for_write(struct db *db, const struct actor *a, const struct entity_def *def,
 			  enum access_op op, int64_t id, int64_t if_match, json_t **old, json_t **out,
 			  struct err *e)
 {
-	int rc = load(db, def, id, old, e);
+	int rc = record_load(db, def, id, old, e);
 	if (rc)
 		return rc;
 	if ((rc = access_write(a, def, op, *old, e)))
 		return rc;
 	if (if_match && json_int(*old, "version", 0) != if_match) {
 		if (out) {
-			json_t *one = json_array();
 			*out = json_deep_copy(*old);
-			render(db, def, *out);
-			json_array_append(one, *out);
-			signature_render(db, def, one);
-			json_decref(one);
-			present(a, def, *out);
+			record_decorate(db, a, def, *out);
 		}
 		return err_set(e, CTMS_ESTALE,
 			       "%s %lld is at version %lld, not %lld: it changed since you read it",
@@ -832,7 +696,7 @@ int record_update(struct db *db, const struct actor *a, const struct entity_def 
 		return err_set(e, rc, "the store is busy; try again");
 	/* Who may change it first: a record out of scope is not found, whatever
 	 * the patch says. */
-	rc = load_for_write(db, a, def, ACCESS_UPDATE, id, if_match, &old, out, e);
+	rc = record_load_for_write(db, a, def, ACCESS_UPDATE, id, if_match, &old, out, e);
 	if (rc)
 		goto finish;
 	validate_input(def, patch, false, e);
@@ -851,187 +715,8 @@ int record_update(struct db *db, const struct actor *a, const struct entity_def 
 		goto finish;
 	rc = record_apply(db, a, def, old, rec, "update", json_str(patch, "change_reason"), e);
 finish:
-	rc = finish_write(db, a, def, id, rc, out, e);
+	rc = record_finish_write(db, a, def, id, rc, out, e);
 	json_decref(old);
 	json_decref(rec);
 	return rc ? rc : e->code;
-}
-
-static int check_transition_input(const struct entity_def *def, const struct transition *t,
-				  struct err *e)
-{
-	int32_t on;
-
-	if (!def->sm)
-		return err_set(e, CTMS_EINVAL, "a %s has no lifecycle", def->name);
-	if (!t->to || !state_find(def->sm, t->to)) {
-		struct buf b;
-		buf_init(&b, 400);
-		for (size_t i = 0; i < def->sm->nstates; i++)
-			buf_printf(&b, "%s%s", i ? ", " : "", def->sm->states[i].name);
-		err_field(e, "to", "must be one of the %s states: %s", def->name, b.ptr);
-		buf_release(&b);
-	}
-	if (!t->on)
-		err_field(e, "on", "is required: the date of the step, YYYY-MM-DD");
-	else if (date_parse(t->on, &on))
-		err_field(e, "on", "must be a calendar date YYYY-MM-DD");
-	else if (on > date_latest_today())
-		err_field(e, "on", "is in the future; record a step when it has happened");
-	if (t->reason && (strlen(t->reason) > 1000 || has_control(t->reason)))
-		err_field(e, "reason", "must be at most 1000 bytes of text");
-	return e->code;
-}
-
-/* The step's date may not precede any date already on the lifecycle. */
-static int check_date_order(const struct entity_def *def, const json_t *old, const char *on,
-			    struct err *e)
-{
-	for (size_t i = 0; i < def->sm->nstates; i++) {
-		char field[64];
-		const char *d, *name = def->sm->states[i].name;
-		size_t len = strlen(name);
-		if (len + sizeof("_on") > sizeof(field))
-			continue;
-		memcpy(field, name, len);
-		memcpy(field + len, "_on", sizeof("_on"));
-		d = json_str(old, field);
-		if (d && strcmp(on, d) < 0)
-			return err_field(e, "on", "is before the %s's %s date %s", def->name,
-					 def->sm->states[i].name, d);
-	}
-	return 0;
-}
-
-int record_transition(struct db *db, const struct actor *a, const struct entity_def *def,
-		      int64_t id, int64_t if_match, const struct transition *t, json_t **out,
-		      struct err *e)
-{
-	json_t *old = NULL, *rec = NULL;
-	const struct state_def *from, *to;
-	char field[64];
-	bool allowed = false;
-	int rc;
-
-	if (out)
-		*out = NULL;
-	if ((rc = check_transition_input(def, t, e)))
-		return rc;
-	rc = db_begin(db);
-	if (rc)
-		return err_set(e, rc, "the store is busy; try again");
-	rc = load_for_write(db, a, def, ACCESS_TRANSITION, id, if_match, &old, out, e);
-	if (rc)
-		goto finish;
-	from = state_find(def->sm, json_str(old, "status"));
-	to = state_find(def->sm, t->to);
-	for (size_t i = 0; from && from->next && from->next[i]; i++)
-		allowed |= !strcmp(from->next[i], to->name);
-	if (!allowed) {
-		struct buf b;
-		buf_init(&b, 400);
-		list_codes(&b, from ? from->next : NULL);
-		rc = err_set(e, CTMS_ESTATE, "a %s cannot move from %s to %s; from %s it can move to: %s",
-			     def->name, from ? from->name : "?", to->name, from ? from->name : "?", b.ptr);
-		buf_release(&b);
-		goto finish;
-	}
-	if (to->reason_required && (!t->reason || !t->reason[0])) {
-		rc = err_field(e, "reason", "is required to move a %s to %s", def->name, to->name);
-		goto finish;
-	}
-	if ((rc = check_date_order(def, old, t->on, e)))
-		goto finish;
-	rec = json_deep_copy(old);
-	json_object_set_new(rec, "status", json_string(to->name));
-	snprintf(field, sizeof(field), "%s_on", to->name);
-	if (record_field(def, field))
-		json_object_set_new(rec, field, json_string(t->on));
-	if (record_field(def, "status_reason"))
-		json_object_set_new(rec, "status_reason", t->reason ? json_string(t->reason) : json_null());
-	if (to->reason_field)
-		json_object_set_new(rec, to->reason_field, json_string(t->reason));
-	if (def->on_transition && (rc = def->on_transition(db, a, old, rec, e)))
-		goto finish;
-	rc = record_apply(db, a, def, old, rec, "transition", t->reason, e);
-finish:
-	rc = finish_write(db, a, def, id, rc, out, e);
-	json_decref(old);
-	json_decref(rec);
-	return rc ? rc : e->code;
-}
-
-int record_list(struct db *db, const struct actor *a, const struct entity_def *def,
-		const struct list_query *q, json_t **items, int64_t *next_after, struct err *e)
-{
-	struct buf sql;
-	struct db_stmt *st;
-	int limit = q->limit > 0 ? q->limit : 50, n = 1, rc, count = 0, user_param;
-
-	*items = NULL;
-	*next_after = 0;
-	if (limit > 1000)
-		limit = 1000;
-	for (size_t i = 0; i < q->nfilters; i++) {
-		const struct field_def *f = record_field(def, q->filters[i].field);
-		if (!f || !(f->flags & F_FILTER))
-			err_field(e, q->filters[i].field, "is not a filter of %s lists", def->name);
-	}
-	if (e->code)
-		return e->code;
-	buf_init(&sql, SQL_MAX);
-	select_sql(&sql, def);
-	buf_puts(&sql, " WHERE t.id > $1");
-	if (def->parent_field && q->parent_id)
-		buf_printf(&sql, " AND t.%s = $%d", def->parent_field, ++n);
-	for (size_t i = 0; i < q->nfilters; i++)
-		buf_printf(&sql, " AND t.%s = $%d", q->filters[i].field, ++n);
-	access_list_filter(a, def, &sql, &n, &user_param);
-	buf_printf(&sql, " ORDER BY t.id LIMIT $%d", ++n);
-	rc = db_prepare(db, sql.ptr, &st);
-	buf_release(&sql);
-	if (rc)
-		return err_set(e, rc, "cannot list %s: %s", def->table, db_errmsg(db));
-	n = 1;
-	db_bind_int(st, n, q->after_id);
-	if (def->parent_field && q->parent_id)
-		db_bind_int(st, ++n, q->parent_id);
-	for (size_t i = 0; i < q->nfilters; i++) {
-		const struct field_def *f = record_field(def, q->filters[i].field);
-		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
-			char *end;
-			long long v = strtoll(q->filters[i].value, &end, 10);
-			if (*end || end == q->filters[i].value)
-				v = -1; /* matches nothing, as a text id would */
-			db_bind_int(st, ++n, v);
-		} else {
-			db_bind_text(st, ++n, q->filters[i].value);
-		}
-	}
-	if (user_param)
-		db_bind_int(st, ++n, a->id);
-	db_bind_int(st, ++n, limit + 1);
-	*items = json_array();
-	while ((rc = db_step(st)) == 1) {
-		if (++count > limit) {
-			db_done(st);
-			break;
-		}
-		json_t *rec = row_json(def, st);
-		*next_after = json_int(rec, "id", 0);
-		json_array_append_new(*items, rec);
-	}
-	if (rc < 0) {
-		json_decref(*items);
-		*items = NULL;
-		return err_set(e, rc, "cannot list %s: %s", def->table, db_errmsg(db));
-	}
-	if (count <= limit)
-		*next_after = 0;
-	for (size_t i = 0; i < json_array_size(*items); i++)
-		render(db, def, json_array_get(*items, i));
-	signature_render(db, def, *items);
-	for (size_t i = 0; i < json_array_size(*items); i++)
-		present(a, def, json_array_get(*items, i));
-	return 0;
 }

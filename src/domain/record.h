@@ -155,6 +155,10 @@ int record_create(struct db *db, const struct actor *a, const struct entity_def 
 int record_create_noted(struct db *db, const struct actor *a, const struct entity_def *def,
 			int64_t parent_id, const json_t *input, const char *reason, json_t **out,
 			struct err *e);
+/* As record_create, answering only the new record's id in *id: the record
+ * is not read back. */
+int record_create_id(struct db *db, const struct actor *a, const struct entity_def *def,
+		     int64_t parent_id, const json_t *input, int64_t *id, struct err *e);
 /* Reads and lists answer only what the actor may see (access.h): a record
  * out of its scope is CTMS_ENOTFOUND, a list leaves it out, and blinded
  * fields are absent for blinded roles. */
@@ -167,6 +171,17 @@ int record_get_child(struct db *db, const struct actor *a, const struct entity_d
 /* *items is a new array; *next_after is the id to continue after, or 0. */
 int record_list(struct db *db, const struct actor *a, const struct entity_def *def,
 		const struct list_query *q, json_t **items, int64_t *next_after, struct err *e);
+/* The id of the first record (lowest id) of def that matches every filter
+ * (filter fields, as in record_list) and that the actor may read, in *id;
+ * 0 when none does (not an error). Nothing is read but the id: for a
+ * writer that looks a record up by a unique value. */
+int record_find(struct db *db, const struct actor *a, const struct entity_def *def,
+		const struct list_filter *filters, size_t nfilters, int64_t *id, struct err *e);
+/* As record_get, but the record as stored: without the derived fields of
+ * the render hook and without signatures (blinded fields are still left
+ * out for blinded roles). For a writer comparing a record with its input. */
+int record_read(struct db *db, const struct actor *a, const struct entity_def *def, int64_t id,
+		json_t **out, struct err *e);
 /* Applies patch (fields to change; "change_reason" is the audit reason).
  * if_match must equal the stored version, else CTMS_ESTALE with the
  * current record in *out. A patch that changes nothing writes nothing. */

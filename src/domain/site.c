@@ -38,7 +38,7 @@ static int find(struct db *db, const char *name, const char *country, int64_t no
 /* One record per institution and country. */
 static int check(struct db *db, const json_t *old, const json_t *rec, struct err *e)
 {
-	int64_t other;
+	int64_t other = 0;
 	int rc = find(db, json_str(rec, "name"), json_str(rec, "country"), json_int(rec, "id", 0),
 		      &other, e);
 	if (rc == 0) {
@@ -63,7 +63,7 @@ int site_find_or_create(struct db *db, const struct actor *a, const json_t *plac
 	static const char *const copied[] = {"city", "region", "postal_code", "latitude",
 					     "longitude", NULL};
 	const char *name = json_str(place, "name"), *country = json_str(place, "country");
-	json_t *input, *rec = NULL, *v;
+	json_t *input, *v;
 	int rc = find(db, name, country, 0, id, e);
 
 	if (rc != CTMS_ENOTFOUND)
@@ -72,10 +72,7 @@ int site_find_or_create(struct db *db, const struct actor *a, const json_t *plac
 	for (int i = 0; copied[i]; i++)
 		if ((v = json_object_get(place, copied[i])) && !json_is_null(v))
 			json_object_set(input, copied[i], v);
-	rc = record_create(db, a, &site_def, 0, input, &rec, e);
-	if (!rc)
-		*id = json_int(rec, "id", 0);
+	rc = record_create_id(db, a, &site_def, 0, input, id, e);
 	json_decref(input);
-	json_decref(rec);
 	return rc;
 }

@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "db/db.h"
+#include "domain/audit.h"
 #include "domain/codes.h"
 #include "domain/organisation.h"
 #include "domain/record.h"
@@ -51,7 +53,7 @@ static void merge(struct ctgov_report *r, const struct outcome *o)
 }
 
 /* Everything of one report into another. */
-static void merge_report(struct ctgov_report *r, const struct ctgov_report *part)
+void ctgov_report_merge(struct ctgov_report *r, const struct ctgov_report *part)
 {
 	const struct ctgov_counts *from[] = {&part->studies, &part->study_sites};
 	struct ctgov_counts *to[] = {&r->studies, &r->study_sites};
@@ -71,11 +73,51 @@ static void merge_report(struct ctgov_report *r, const struct ctgov_report *part
 	json_array_extend(r->notes, part->notes);
 }
 
+int ctgov_txn_begin(struct db *db)
+{
+	struct err e;
+	int rc = db_begin(db);
+
+	if (rc)
+		return rc;
+	err_init(&e);
+	rc = audit_batch_begin(db, &e);
+	err_release(&e);
+	if (rc)
+		db_rollback(db);
+	return rc;
+}
+
+int ctgov_txn_commit(struct db *db)
+{
+	struct err e;
+	int rc;
+
+	err_init(&e);
+	rc = audit_batch_end(db, true, &e);
+	err_release(&e);
+	if (rc) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db);
+}
+
+void ctgov_txn_rollback(struct db *db)
+{
+	struct err e;
+
+	err_init(&e);
+	audit_batch_end(db, false, &e);
+	err_release(&e);
+	db_rollback(db);
+}
+
 /* One record, in its own transaction; or, in a batch, inside the caller's,
- * answering the store's refusal instead of reporting it (the batch is then
- * done again a record at a time). */
-static int import_one(struct db *db, const struct actor *a, const json_t *record,
-		      const char *where, struct ctgov_report *r, bool batch)
+ * answering the store's refusal instead of reporting it (the caller rolls
+ * back and does the record again on its own). */
+int ctgov_import_one(struct db *db, const struct actor *a, const json_t *record,
+		     const char *where, struct ctgov_report *r, bool batch)
 {
 	const json_t *ps = ctgov_at(record, "protocolSection", NULL);
 	const json_t *locations = ctgov_at(ps, "contactsLocationsModule", "locations", NULL);
@@ -123,14 +165,16 @@ static int import_one(struct db *db, const struct actor *a, const json_t *record
 	}
 
 	err_init(&e);
-	rc = db_begin(db);
+	rc = batch ? db_begin(db) : ctgov_txn_begin(db);
 	if (rc) {
 		err_set(&e, rc, "the store is busy");
 	} else {
 		rc = ctgov_import_study(db, a, ps, study, sites, &o, &e);
-		if (rc)
+		if (rc && batch)
 			db_rollback(db);
-		else if ((rc = db_commit(db)))
+		else if (rc)
+			ctgov_txn_rollback(db);
+		else if ((rc = batch ? db_commit(db) : ctgov_txn_commit(db)))
 			err_set(&e, rc, "cannot commit: %s", db_errmsg(db));
 	}
 	if (rc && batch) {
@@ -157,138 +201,35 @@ done:
 void ctgov_import_record(struct db *db, const struct actor *a, const json_t *record,
 			 const char *where, struct ctgov_report *r)
 {
-	import_one(db, a, record, where, r, false);
+	ctgov_import_one(db, a, record, where, r, false);
 }
 
-/* Records are written in batches of this many, each batch one transaction:
- * a commit (and its fsync) per batch, not per study. */
-#define BATCH 250
-
-/* A record of the input, or the reason its text is not JSON. */
-struct item {
-	json_t *record;
-	char *error;
-	char where[512];
-};
-
-static int import_item(struct db *db, const struct actor *a, const struct item *it,
-		       struct ctgov_report *r, bool batch)
+/* The whole of f in *data (the caller frees it) and *len. The file's size
+ * sizes the buffer, so the text is read once, straight into it: a buffer
+ * grown chunk by chunk copied a large file three times, before any record
+ * could be parsed. */
+static int read_all(FILE *f, const char *path, char **data, size_t *len, struct err *e)
 {
-	if (it->error) {
-		ctgov_reject(r->rejected, it->where, NULL, NULL, "%s", it->error);
-		r->studies.rejected++;
-		return 0;
-	}
-	return import_one(db, a, it->record, it->where, r, batch);
-}
+	struct stat st;
+	size_t cap = 1 << 16, n;
 
-/* The items in one transaction; when the store refuses one study, the
- * batch is rolled back and done again a study at a time, so a study that
- * fails still leaves the others loaded. Releases the items. */
-static void import_batch(struct db *db, const struct actor *a, struct item *items, size_t n,
-			 struct ctgov_report *r)
-{
-	struct ctgov_report part;
-	int rc = db_begin(db);
-
-	ctgov_report_init(&part);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = import_item(db, a, &items[i], &part, true);
-	if (!rc)
-		rc = db_commit(db);
-	else if (db_in_transaction(db))
-		db_rollback(db);
-	if (!rc)
-		merge_report(r, &part);
-	for (size_t i = 0; i < n; i++) {
-		if (rc)
-			import_item(db, a, &items[i], r, false);
-		json_decref(items[i].record);
-		free(items[i].error);
-		items[i].record = NULL;
-		items[i].error = NULL;
-	}
-	ctgov_report_release(&part);
-}
-
-/* One line of JSON lines as an item. */
-static void parse_line(const char *data, size_t len, struct item *it)
-{
-	json_error_t error;
-
-	it->record = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
-	if (!it->record) {
-		char message[256];
-		snprintf(message, sizeof(message), "not JSON: %s (column %d)", error.text,
-			 error.column);
-		it->error = xstrdup(message);
-	}
-}
-
-static bool blank(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			return false;
-	return true;
-}
-
-/* One JSON array of records, all parsed before any is imported. */
-static int import_array(struct db *db, const struct actor *a, const char *name, const char *data,
-			size_t len, struct ctgov_report *r, struct err *e)
-{
-	json_error_t error;
-	json_t *all = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error), *record;
-	size_t i;
-
-	if (!json_is_array(all)) {
-		json_decref(all);
-		return err_set(e, CTMS_EINVAL, "%s is not a JSON array: %s (line %d, column %d)", name,
-			       error.text, error.line, error.column);
-	}
-	struct item *items = xcalloc(BATCH, sizeof(*items));
-	size_t n = 0;
-	json_array_foreach(all, i, record) {
-		snprintf(items[n].where, sizeof(items[n].where), "%s[%zu]", name, i);
-		items[n++].record = json_incref(record);
-		if (n == BATCH) {
-			import_batch(db, a, items, n, r);
-			n = 0;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    st.st_size <= CTGOV_MAX_FILE_BYTES)
+		cap = (size_t)st.st_size + 1; /* one more byte to see the end */
+	*data = xmalloc(cap);
+	*len = 0;
+	while ((n = fread(*data + *len, 1, cap - *len, f)) > 0) {
+		*len += n;
+		if (*len > CTGOV_MAX_FILE_BYTES)
+			return err_set(e, CTMS_EIO, "%s is larger than %ld MB", path,
+				       (long)(CTGOV_MAX_FILE_BYTES >> 20));
+		if (*len == cap) {
+			cap *= 2;
+			*data = xrealloc(*data, cap);
 		}
 	}
-	import_batch(db, a, items, n, r);
-	free(items);
-	json_decref(all);
-	return 0;
-}
-
-int ctgov_import_buffer(struct db *db, const struct actor *a, const char *name, const char *data,
-			size_t len, struct ctgov_report *r, struct err *e)
-{
-	size_t i = 0, number = 0, n = 0;
-	struct item *items;
-
-	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-		i++;
-	if (i < len && data[i] == '[')
-		return import_array(db, a, name, data, len, r, e);
-	items = xcalloc(BATCH, sizeof(*items));
-	for (i = 0; i < len;) {
-		const char *end = memchr(data + i, '\n', len - i);
-		size_t line = end ? (size_t)(end - (data + i)) + 1 : len - i;
-		number++;
-		if (!blank(data + i, line)) {
-			snprintf(items[n].where, sizeof(items[n].where), "%s:%zu", name, number);
-			parse_line(data + i, line, &items[n]);
-			if (++n == BATCH) {
-				import_batch(db, a, items, n, r);
-				n = 0;
-			}
-		}
-		i += line;
-	}
-	import_batch(db, a, items, n, r);
-	free(items);
+	if (ferror(f))
+		return err_set(e, CTMS_EIO, "cannot read %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -297,24 +238,17 @@ int ctgov_import_file(struct db *db, const struct actor *a, const char *path,
 {
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[1 << 16];
-	size_t n;
-	int rc = 0;
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
 
 	if (!f)
 		return err_set(e, CTMS_EIO, "cannot read %s: %s", path, strerror(errno));
-	buf_init(&b, CTGOV_MAX_FILE_BYTES);
-	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_add(&b, chunk, n))
-			rc = err_set(e, CTMS_EIO, "%s is larger than %ld MB", path,
-				     (long)(CTGOV_MAX_FILE_BYTES >> 20));
-	if (!rc && ferror(f))
-		rc = err_set(e, CTMS_EIO, "cannot read %s: %s", path, strerror(errno));
+	rc = read_all(f, path, &data, &len, e);
 	fclose(f);
 	if (!rc)
-		rc = ctgov_import_buffer(db, a, name, b.ptr ? b.ptr : "", b.len, r, e);
-	buf_release(&b);
+		rc = ctgov_import_buffer(db, a, name, data, len, r, e);
+	free(data);
 	return rc;
 }
 

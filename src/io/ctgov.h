@@ -7,10 +7,11 @@
  * compares each mapped field with what ctms holds and updates only the
  * fields that differ; an identical record writes nothing, not even an
  * audit event. A location is keyed by its position in the record's location
- * list, which gives its site number ("001", "002", ...). Studies are
- * written in batches, each one transaction; when the store refuses a study,
- * its batch is done again a study at a time, so a study that fails leaves
- * the others loaded.
+ * list, which gives its site number ("001", "002", ...). The studies of
+ * a file or request are written in one transaction; when the store refuses
+ * a study, the transaction is rolled back, the studies before it are
+ * written again and the refused one on its own, so a study that fails is
+ * reported and leaves the others loaded.
  *
  * Anything that does not fit a ctms field is reported, never invented: a
  * study or a location that cannot be mapped is rejected with its reason;

@@ -57,4 +57,20 @@ json_t *ctgov_map_location(const json_t *loc, struct outcome *o, const char *num
 int ctgov_import_study(struct db *db, const struct actor *a, const json_t *ps, json_t *study,
 		       json_t *sites, struct outcome *o, struct err *e);
 
+/* One record (ctgov_import_record); with batch, inside the caller's open
+ * transaction, answering the store's refusal instead of reporting it, so
+ * the caller can roll back and do the record again on its own (ctgov.c). */
+int ctgov_import_one(struct db *db, const struct actor *a, const json_t *record,
+		     const char *where, struct ctgov_report *r, bool batch);
+/* Adds the counts and lists of part to r. */
+void ctgov_report_merge(struct ctgov_report *r, const struct ctgov_report *part);
+
+/* The importer's write transactions: db_begin and an audit batch
+ * (audit.h), so the chain head stays in memory until the commit. Begin
+ * and commit answer 0 or the store's error; a failed commit is rolled
+ * back. */
+int ctgov_txn_begin(struct db *db);
+int ctgov_txn_commit(struct db *db);
+void ctgov_txn_rollback(struct db *db);
+
 #endif

@@ -12,26 +12,21 @@
 #include "io/ctgov_internal.h"
 #include "util/json.h"
 
-/* The first record of def matching field = value (a new reference), or NULL. */
-static int find_one(struct db *db, const struct actor *a, const struct entity_def *def,
-		    const char *field, const char *value, json_t **found, struct err *e)
+/* The id of the first record of def with field = value, or 0. */
+static int find_id(struct db *db, const struct actor *a, const struct entity_def *def,
+		   const char *field, const char *value, int64_t *id, struct err *e)
 {
 	struct list_filter filter = {field, value};
-	struct list_query q = {.limit = 1, .filters = &filter, .nfilters = 1};
-	json_t *items = NULL;
-	int64_t next;
-	int rc = record_list(db, a, def, &q, &items, &next, e);
 
-	*found = rc ? NULL : json_incref(json_array_get(items, 0));
-	json_decref(items);
-	return rc;
+	return record_find(db, a, def, &filter, 1, id, e);
 }
 
 static int sponsor_id(struct db *db, const struct actor *a, const json_t *ps, struct outcome *o,
 		      json_t **id, struct err *e)
 {
 	const char *name = ctgov_text(ctgov_at(ps, "sponsorCollaboratorsModule", "leadSponsor", "name", NULL));
-	json_t *org = NULL, *input;
+	json_t *input;
+	int64_t org = 0;
 	char why[600];
 	int rc;
 
@@ -45,12 +40,11 @@ static int sponsor_id(struct db *db, const struct actor *a, const json_t *ps, st
 		json_decref(input);
 		return 0;
 	}
-	rc = find_one(db, a, &organisation_def, "name", name, &org, e);
+	rc = find_id(db, a, &organisation_def, "name", name, &org, e);
 	if (!rc && !org)
-		rc = record_create(db, a, &organisation_def, 0, input, &org, e);
+		rc = record_create_id(db, a, &organisation_def, 0, input, &org, e);
 	if (!rc)
-		*id = json_integer(json_int(org, "id", 0));
-	json_decref(org);
+		*id = json_integer(org);
 	json_decref(input);
 	return rc;
 }
@@ -86,29 +80,28 @@ static void drop_nulls(json_t *obj)
 static int write_study(struct db *db, const struct actor *a, json_t *wanted, struct outcome *o,
 		       int64_t *study_id, struct err *e)
 {
-	json_t *old = NULL, *holder = NULL, *patch;
-	int rc = find_one(db, a, &study_def, "nct_id", o->nct, &old, e);
+	json_t *old = NULL, *patch;
+	const char *number = json_str(wanted, "protocol_number");
+	int64_t id = 0, holder = 0;
+	int rc = find_id(db, a, &study_def, "nct_id", o->nct, &id, e);
 
+	if (!rc && id)
+		rc = record_read(db, a, &study_def, id, &old, e);
 	if (rc)
 		return rc;
 	/* protocol numbers are unique: one held by another study gives way to the NCT id. */
-	rc = find_one(db, a, &study_def, "protocol_number", json_str(wanted, "protocol_number"),
-		      &holder, e);
-	if (!rc && holder && json_int(holder, "id", 0) != json_int(old, "id", -1)) {
-		ctgov_note(o, "protocol number '%s' belongs to study %lld; the NCT id is used",
-			   json_str(wanted, "protocol_number"), (long long)json_int(holder, "id", 0));
-		json_object_set_new(wanted, "protocol_number", json_string(o->nct));
-	}
-	json_decref(holder);
+	rc = find_id(db, a, &study_def, "protocol_number", number, &holder, e);
 	if (rc)
 		goto done;
+	if (holder && holder != id) {
+		ctgov_note(o, "protocol number '%s' belongs to study %lld; the NCT id is used", number,
+			   (long long)holder);
+		json_object_set_new(wanted, "protocol_number", json_string(o->nct));
+	}
 	if (!old) {
-		json_t *rec = NULL;
 		drop_nulls(wanted);
-		rc = record_create(db, a, &study_def, 0, wanted, &rec, e);
-		*study_id = json_int(rec, "id", 0);
+		rc = record_create_id(db, a, &study_def, 0, wanted, study_id, e);
 		o->created = !rc;
-		json_decref(rec);
 		goto done;
 	}
 	*study_id = json_int(old, "id", 0);
@@ -157,14 +150,14 @@ static int qualify_institution(struct db *db, const struct actor *a, json_t *wan
 {
 	const char *name = json_str(wanted, "institution_name"), *city = json_str(wanted, "city");
 	struct list_filter filters[] = {{"name", name}, {"country", json_str(wanted, "country")}};
-	struct list_query q = {.limit = 1, .filters = filters, .nfilters = 2};
-	json_t *items = NULL, *v;
-	int64_t next;
+	json_t *site = NULL, *v;
+	int64_t id = 0;
 	char qualified[512];
-	int rc = record_list(db, a, &site_def, &q, &items, &next, e);
+	int rc = record_find(db, a, &site_def, filters, NELEMS(filters), &id, e);
 
-	if (rc || !json_array_size(items) || !city ||
-	    json_same(json_object_get(json_array_get(items, 0), "city"), json_object_get(wanted, "city")))
+	if (!rc && id && city)
+		rc = record_read(db, a, &site_def, id, &site, e);
+	if (rc || !site || json_same(json_object_get(site, "city"), json_object_get(wanted, "city")))
 		goto done;
 	snprintf(qualified, sizeof(qualified), "%s, %s", name, city);
 	v = json_string(qualified);
@@ -177,7 +170,7 @@ static int qualify_institution(struct db *db, const struct actor *a, json_t *wan
 			   json_str(wanted, "site_number"), name, city, name, qualified);
 	}
 done:
-	json_decref(items);
+	json_decref(site);
 	return rc;
 }
 
@@ -241,7 +234,8 @@ int ctgov_import_study(struct db *db, const struct actor *a, const json_t *ps, j
 	json_object_set_new(study, "sponsor_id", sponsor);
 	if (!rc)
 		rc = write_study(db, a, study, o, &study_id, e);
-	if (!rc)
+	/* A study created just now has no study-sites yet. */
+	if (!rc && !o->created)
 		rc = existing_sites(db, a, study_id, &existing, e);
 	json_array_foreach(sites, i, site) {
 		if (rc)

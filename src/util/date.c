@@ -1,5 +1,7 @@
 #include "util/date.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -158,14 +160,57 @@ int32_t date_latest_today(void)
 	return day_of_us(now_us() + (int64_t)14 * 3600 * 1000000);
 }
 
-bool tz_valid(const char *name)
-{
-	char path[300];
-	char magic[4];
-	struct stat st;
-	size_t n = name ? strlen(name) : 0;
+/* The names tz_valid has found in the tz database. A check opens and reads
+ * a file, and a bulk import checks a zone for every site it writes (most
+ * of the time of a study-site's validation): a name found once is answered
+ * from here. Only names found are kept, so a zone installed later is not
+ * refused for good; the tz database never drops a name (an old one stays,
+ * as a link). The table is shared by the server's threads, and full it
+ * keeps what it has. */
+#define TZ_CACHE_SLOTS 1024
+#define TZ_NAME_MAX 64
 
-	if (n == 0 || n > 64 || name[0] == '/' || strstr(name, ".."))
+static char tz_cache[TZ_CACHE_SLOTS][TZ_NAME_MAX + 1];
+static size_t tz_cache_count;
+static pthread_mutex_t tz_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t tz_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h % TZ_CACHE_SLOTS;
+}
+
+/* Whether name is in the cache; with add, puts it there when it is not. */
+static bool tz_cache_find(const char *name, size_t len, bool add)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&tz_cache_lock);
+	for (size_t k = 0, h = tz_hash(name, len); k < TZ_CACHE_SLOTS; k++) {
+		char *slot = tz_cache[(h + k) % TZ_CACHE_SLOTS];
+		if (!slot[0]) {
+			/* Keep a quarter free, so a miss stops soon. */
+			if (add && tz_cache_count < TZ_CACHE_SLOTS * 3 / 4) {
+				memcpy(slot, name, len + 1);
+				tz_cache_count++;
+			}
+			break;
+		}
+		if (!strcmp(slot, name)) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tz_cache_lock);
+	return found;
+}
+
+/* Whether name could be a zone name, before any file is looked at. */
+static bool tz_name_plausible(const char *name, size_t n)
+{
+	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, ".."))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
@@ -174,9 +219,17 @@ bool tz_valid(const char *name)
 			return false;
 	}
 	/* The "posix/" and "right/" trees and files like "zone.tab" are not zones. */
-	if (!strncmp(name, "posix", 5) || !strncmp(name, "right", 5) || !strcmp(name, "Factory") ||
-	    !strcmp(name, "localtime"))
-		return false;
+	return strncmp(name, "posix", 5) && strncmp(name, "right", 5) && strcmp(name, "Factory") &&
+	       strcmp(name, "localtime");
+}
+
+/* Whether the tz database holds a zone file of that name. */
+static bool tz_file_valid(const char *name)
+{
+	char path[300];
+	char magic[4];
+	struct stat st;
+
 	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return false;
@@ -186,4 +239,18 @@ bool tz_valid(const char *name)
 	size_t got = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	return got == 4 && !memcmp(magic, "TZif", 4);
+}
+
+bool tz_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!tz_name_plausible(name, n))
+		return false;
+	if (tz_cache_find(name, n, false))
+		return true;
+	if (!tz_file_valid(name))
+		return false;
+	tz_cache_find(name, n, true);
+	return true;
 }

@@ -3,6 +3,7 @@
 // record updates only its changed fields, and bad lines are reported.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,51 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     // An unreadable file exits 1.
     assert.equal(ctms(['import', 'ctgov', '--db', db, join(dir, 'absent.jsonl')]).status, 1);
 
+    const verify = ctms(['audit', 'verify', '--db', db]);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ctms import ctgov: a study the store refuses is reported, and the others of its transaction still load', { skip: PG_DIR ? 'runs on a SQLite file' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctms-ctgov-'));
+  try {
+    const db = join(dir, 'ctms.db');
+    assert.equal(ctms(['init', '--db', db]).status, 0);
+    // Enough records that the lines are parsed on other threads.
+    const lines = readFileSync(DATA, 'utf8').split('\n').filter(Boolean);
+    const records = lines.slice(1, 31).map((l) => JSON.parse(l));
+    const first = join(dir, 'first.jsonl');
+    writeFileSync(first, records.map((r) => JSON.stringify(r)).join('\n'));
+    const before = importFile(db, first);
+    assert.ok(before.studies.created >= 10, before.out);
+    const created = new Set(sqlRows(db, 'SELECT nct_id FROM studies').map((r) => r.nct_id));
+    const nct = (r) => r.protocolSection.identificationModule.nctId;
+    const loaded = records.filter((r) => created.has(nct(r)) && r.protocolSection.contactsLocationsModule?.locations?.length);
+    const [a, b, c] = [loaded[0], loaded[1], loaded[loaded.length - 1]];
+
+    // b's study is closed, so the new location of its record is refused by
+    // the store; a (before it) and c (after it) change their titles, and a
+    // new study follows.
+    execFileSync('sqlite3', [db, `UPDATE studies SET status = 'closed' WHERE nct_id = '${nct(b)}'`]);
+    for (const r of [a, c]) r.protocolSection.identificationModule.officialTitle = `${nct(r)} amended`;
+    const locations = b.protocolSection.contactsLocationsModule.locations;
+    locations.push({ ...locations[0], facility: 'Refused Test Facility' });
+    const extra = JSON.parse(lines.slice(31).find((l) => !created.has(JSON.parse(l).protocolSection.identificationModule.nctId)));
+    const events = auditCount(db);
+    const second = join(dir, 'second.jsonl');
+    writeFileSync(second, [...records, extra].map((r) => JSON.stringify(r)).join('\n'));
+    const after = importFile(db, second);
+    assert.equal(after.studies.updated, 2, after.out);
+    assert.equal(after.studies.created, 1, after.out);
+    assert.equal(after.studies.rejected, before.studies.rejected + 1, after.out);
+    assert.equal(after.studies.unchanged, before.studies.created - 3, after.out);
+    assert.match(after.out, new RegExp(`^rejected study second\\.jsonl:\\d+ ${nct(b)}: .*closed`, 'm'));
+    const titles = sqlRows(db, `SELECT nct_id, title FROM studies WHERE nct_id IN ('${nct(a)}', '${nct(c)}')`);
+    for (const t of titles) assert.equal(t.title, `${t.nct_id} amended`);
+    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM sites WHERE name = 'Refused Test Facility'")[0].n, 0);
+    assert.ok(auditCount(db) > events + 2);
     const verify = ctms(['audit', 'verify', '--db', db]);
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   } finally {

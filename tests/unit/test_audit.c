@@ -310,8 +310,9 @@ static void rolled_back_events_leave_no_trace(void **state)
 
 /* The changes are stored as json_canonical writes them, whatever the
  * values hold: escapes, non-ASCII, NUL, extreme integers, nested objects
- * with keys that sort by bytes and length, and a real (which the audit
- * trail hands to jansson). The chain verifies over the stored text. */
+ * with keys that sort by bytes and length, and reals (geo points: which
+ * must read as jansson writes them). The chain verifies over the stored
+ * text. */
 static void stored_changes_are_the_canonical_json(void **state)
 {
 	struct db *db = *state;
@@ -329,6 +330,17 @@ static void stored_changes_are_the_canonical_json(void **state)
 		json_null(),
 		nested,
 		json_real(2.5),
+		/* Reals are written by the audit trail's own writer too: each
+		 * must come out as jansson writes it (".0", exponents, digits). */
+		json_real(44.02163),
+		json_real(-92.4699),
+		json_real(90.0),
+		json_real(-0.0),
+		json_real(1e21),
+		json_real(1.5e-7),
+		json_real(123456789012345678.0),
+		json_real(0.1 + 0.2),
+		json_pack("[f, {s:f}]", 33.52066, "lon", -86.80249),
 	};
 	int64_t count, broken;
 	struct err e = {0};

@@ -82,9 +82,13 @@ static void time_zones_come_from_the_tz_database(void **state)
 {
 	(void)state;
 	assert_true(tz_valid("Europe/Paris"));
+	assert_true(tz_valid("Europe/Paris")); /* the second answer comes from the cache */
 	assert_true(tz_valid("America/Argentina/Buenos_Aires"));
 	assert_true(tz_valid("UTC"));
 	assert_false(tz_valid("Europe/Atlantis"));
+	assert_false(tz_valid("Europe/Atlantis")); /* a name not found is not cached */
+	assert_false(tz_valid("Europe/Pari")); /* nor is a cached name a prefix of another */
+	assert_false(tz_valid("Europe/Paris/Old"));
 	assert_false(tz_valid("../../etc/passwd"));
 	assert_false(tz_valid("/etc/passwd"));
 	assert_false(tz_valid("zone.tab"));

@@ -776,6 +776,74 @@ static void lists_filter_by_declared_fields_only(void **state)
 	}
 }
 
+/* record_find: the lowest id matching, within what the actor may read;
+ * record_read: the record as stored, without what render adds. */
+static void find_and_read_answer_what_the_actor_may_see(void **state)
+{
+	struct db *db = *state;
+	int64_t ids[4], a = test_study(db, "FIND-A"), b = test_study(db, "FIND-B"), id = -1;
+	struct grant grant = {.role = ROLE_MANAGER, .study_id = a};
+	struct actor manager = {.id = 42, .name = "Manager", .grants = &grant, .ngrants = 1};
+	struct err e = {0};
+	json_t *got = NULL, *full = NULL;
+
+	for (int i = 0; i < 4; i++) {
+		char code[8];
+		snprintf(code, sizeof(code), "F-%d", i);
+		json_t *rec = create_gadget(db, json_pack("{s:s, s:s}", "code", code, "kind",
+							 i % 2 ? "small" : "large"));
+		ids[i] = json_int(rec, "id", 0);
+		json_decref(rec);
+	}
+	struct list_filter by_code = {"code", "F-2"}, by_kind[] = {{"kind", "small"}},
+			   none = {"code", "F-9"}, not_a_filter = {"label", "x"};
+	assert_int_equal(record_find(db, actor_system(), &gadget_def, &by_code, 1, &id, &e), 0);
+	assert_int_equal(id, ids[2]);
+	assert_int_equal(record_find(db, actor_system(), &gadget_def, by_kind, 1, &id, &e), 0);
+	assert_int_equal(id, ids[1]);
+	assert_int_equal(record_find(db, actor_system(), &gadget_def, &none, 1, &id, &e), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(record_find(db, actor_system(), &gadget_def, &not_a_filter, 1, &id, &e),
+			 CTMS_EINVAL);
+	assert_true(test_err_names(&e, "label"));
+	err_release(&e);
+	e = (struct err){0};
+
+	/* A study out of the actor's grants is not found, and cannot be read
+	 * (lists check the grants as stored). */
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO users (id, created_at, updated_at, username, display_name, status,"
+		 " password_hash, password_changed_at) VALUES (42, 0, 0, 'manager', 'Manager', 'active',"
+		 " 'x', 0); INSERT INTO grants (created_at, updated_at, user_id, role, study_id)"
+		 " VALUES (0, 0, 42, 'manager', %lld)",
+		 (long long)a);
+	assert_int_equal(db_exec(db, sql, &e), 0);
+	struct list_filter number_a = {"protocol_number", "FIND-A"}, number_b = {"protocol_number", "FIND-B"};
+	assert_int_equal(record_find(db, &manager, &study_def, &number_a, 1, &id, &e), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(record_find(db, &manager, &study_def, &number_b, 1, &id, &e), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(record_find(db, actor_system(), &study_def, &number_b, 1, &id, &e), 0);
+	assert_int_equal(id, b);
+	assert_int_equal(record_read(db, &manager, &study_def, b, &got, &e), CTMS_ENOTFOUND);
+	assert_null(got);
+	err_release(&e);
+	e = (struct err){0};
+
+	/* The stored fields, as record_get has them, without the derived ones. */
+	assert_int_equal(record_read(db, &manager, &study_def, a, &got, &e), 0);
+	assert_int_equal(record_get(db, &manager, &study_def, a, &full, &e), 0);
+	assert_null(json_object_get(got, "current_protocol_version"));
+	assert_non_null(json_object_get(full, "current_protocol_version"));
+	json_object_del(full, "current_protocol_version");
+	json_object_del(full, "signatures");
+	assert_true(json_equal(got, full));
+	json_decref(got);
+	json_decref(full);
+	err_release(&e);
+}
+
 static void children_list_and_read_under_their_parent(void **state)
 {
 	struct db *db = *state;
@@ -912,6 +980,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_stale_version_cannot_transition, setup, test_db_teardown),
 		cmocka_unit_test_setup_teardown(lists_page_by_id, setup, test_db_teardown),
 		cmocka_unit_test_setup_teardown(lists_filter_by_declared_fields_only, setup,
+						test_db_teardown),
+		cmocka_unit_test_setup_teardown(find_and_read_answer_what_the_actor_may_see, setup,
 						test_db_teardown),
 		cmocka_unit_test_setup_teardown(children_list_and_read_under_their_parent, setup,
 						test_db_teardown),
