@@ -22,6 +22,7 @@ export const can = {
     u!.grants.some((g) => ['admin', 'manager'].includes(g.role) && g.study_id === null),
   moveStudy: (u: User | null, studyId: number) => has(u, ['admin', 'manager'], { studyId }, true),
   addSite: (u: User | null, studyId: number) => has(u, ['admin', 'manager'], { studyId }, true),
+  planMilestones: (u: User | null, studyId: number) => has(u, ['admin', 'manager'], { studyId }, true),
   moveSite: (u: User | null, studyId: number, studySiteId: number) =>
     has(u, ['admin', 'manager', 'monitor'], { studyId, studySiteId }, false),
   screenSubject: (u: User | null, studyId: number, studySiteId?: number) =>

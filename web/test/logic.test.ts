@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { arrange, flagsOf, type PortfolioRow } from '../src/pages/Portfolio';
 import { curve, funnel } from '../src/pages/StudyOverview';
 import { nextSiteSteps } from '../src/pages/Sites';
-import { checkScreening, nextSubjectSteps } from '../src/pages/Subjects';
+import { checkScreening, nextSubjectSteps, visitBody } from '../src/pages/Subjects';
 import { can } from '../src/access';
 import { fmtDate, label } from '../src/format';
 import type { User } from '../src/api';
@@ -83,6 +83,12 @@ describe('lifecycles and forms', () => {
     expect(checkScreening({ ...ok, consented_on: '2025-01-05' }, '2025-06-01')).toHaveProperty('consented_on');
     expect(checkScreening({ ...ok, age: 'forty' }, '2025-06-01')).toHaveProperty('age');
   });
+  it('records a scheduled visit by its number, an unscheduled one by its name; empty fields left out', () => {
+    const form = { visit_number: '10', name: 'ignored', visit_on: '2025-02-03', end_on: '', kind: '', notes: ' ' };
+    expect(visitBody(form)).toEqual({ visit_number: '10', visit_on: '2025-02-03' });
+    expect(visitBody({ ...form, visit_number: '', name: 'Safety call', kind: 'phone' })).toEqual({ name: 'Safety call', visit_on: '2025-02-03', kind: 'phone' });
+    expect(visitBody({ ...form, visit_number: '', name: '' })).toEqual({ visit_on: '2025-02-03' });
+  });
 });
 
 describe('what a role is offered', () => {
@@ -104,6 +110,9 @@ describe('what a role is offered', () => {
     expect(can.moveSite(u, 2, 9)).toBe(false);
     expect(can.createStudy(u)).toBe(false);
     expect(can.screenSubject(u, 1, 7)).toBe(false);
+    expect(can.planMilestones(u, 1)).toBe(true);
+    expect(can.planMilestones(u, 2)).toBe(false);
+    expect(can.planMilestones(user([{ role: 'monitor', study_id: 1 }]), 1)).toBe(false);
   });
   it('an auditor reads the trail and signs nothing; a viewer reads no subjects', () => {
     expect(can.auditTrail(user([{ role: 'auditor' }]))).toBe(true);

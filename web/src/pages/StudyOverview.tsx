@@ -11,6 +11,7 @@ import { Link } from '../router';
 import { useUser } from '../session';
 import { Empty, EnrollmentBar, ErrorBox, Loading, StatusTag, useLoad } from '../components/ui';
 import { Signatures } from '../components/Signatures';
+import { CreateDialog, filled } from '../components/CreateDialog';
 import { StudyNav } from './StudyNav';
 import { TransitionDialog } from './Sites';
 
@@ -159,6 +160,34 @@ function Milestones({ milestones }: { milestones: Rec[] }) {
   );
 }
 
+const MILESTONE_KINDS = ['protocol_approval', 'regulatory_approval', 'ethics_approval', 'first_site_activated',
+  'first_subject_screened', 'first_subject_enrolled', 'last_subject_enrolled', 'last_subject_last_visit',
+  'database_lock', 'clinical_study_report', 'site_selection', 'site_initiation', 'site_activation', 'site_close_out', 'other'];
+
+/** Plans a milestone of the study (or of one of its sites). */
+function AddMilestone({ study, sites, onDone }: { study: Rec; sites: Rec[]; onDone: () => void }) {
+  return (
+    <CreateDialog button="Add milestone" title="Add a milestone" submit="Add milestone"
+      fields={[
+        { name: 'name', label: 'Name' },
+        { name: 'kind', label: 'Kind', options: MILESTONE_KINDS.map((k): [string, string] => [k, label(k)]) },
+        { name: 'study_site_id', label: 'Site', options: [['', 'The whole study'], ...sites.map((s): [string, string] => [String(s.id), `${s.site_number} — ${s.institution_name}`])] },
+        { name: 'baseline_on', label: 'Baseline date', type: 'date', hint: 'The date first agreed; kept to measure slippage' },
+        { name: 'planned_on', label: 'Planned date', type: 'date' },
+        { name: 'actual_on', label: 'Actual date', type: 'date', hint: 'When it happened; not in the future' },
+        { name: 'notes', label: 'Notes' },
+      ]}
+      initial={() => ({ name: '', kind: 'other', study_site_id: '', baseline_on: '', planned_on: '', actual_on: '', notes: '' })}
+      toBody={(form) => {
+        const body: Record<string, unknown> = filled(form, ['name', 'kind', 'baseline_on', 'planned_on', 'actual_on', 'notes']);
+        if (form.study_site_id) body.study_site_id = Number(form.study_site_id);
+        return body;
+      }}
+      create={(body) => api.post(`/api/v1/studies/${study.id}/milestones`, body)}
+      onDone={onDone} />
+  );
+}
+
 const FUNNEL = ['identified', 'feasibility', 'selected', 'approved', 'contracted', 'initiated', 'activated', 'enrolling', 'closed'];
 
 /** Sites that reached each step or beyond: the activation funnel. */
@@ -182,16 +211,18 @@ function Funnel({ byStatus }: { byStatus: Record<string, number> }) {
   );
 }
 
-async function loadOverview(id: number, audit: boolean) {
+/** The overview's data; the study's sites too when the user plans milestones (the site picker). */
+async function loadOverview(id: number, audit: boolean, planning: boolean) {
   const study = await api.get<Rec>(`/api/v1/studies/${id}`);
-  const [summary, enrollment, forecast, milestones, trail] = await Promise.all([
+  const [summary, enrollment, forecast, milestones, trail, sites] = await Promise.all([
     optional(api.get(`/api/v1/studies/${id}/summary`)),
     optional(api.get(`/api/v1/studies/${id}/enrollment?by=month`)),
     study.status === 'enrolling' ? optional(api.get(`/api/v1/studies/${id}/forecast`)) : Promise.resolve(null),
     api.all<Rec>(`/api/v1/studies/${id}/milestones`),
     audit ? optional(api.get(`/api/v1/audit?entity=study&id=${id}&limit=1000`)) : Promise.resolve(null),
+    planning ? api.all<Rec>(`/api/v1/studies/${id}/sites`) : Promise.resolve([] as Rec[]),
   ]);
-  return { study, summary, enrollment, forecast, milestones, trail: (trail?.items ?? []).slice(-8).reverse() as Rec[] };
+  return { study, summary, enrollment, forecast, milestones, sites, trail: (trail?.items ?? []).slice(-8).reverse() as Rec[] };
 }
 
 /** A ClinicalTrials.gov code as words: RANDOMIZED → Randomized. */
@@ -238,10 +269,11 @@ function Registration({ study }: { study: Rec }) {
 
 export function StudyOverview({ id }: { id: number }) {
   const user = useUser();
-  const load = useLoad(() => loadOverview(id, can.auditTrail(user)), [id]);
+  const planning = can.planMilestones(user, id);
+  const load = useLoad(() => loadOverview(id, can.auditTrail(user), planning), [id]);
   if (load.error && !load.data) return <main id="main"><ErrorBox error={load.error} retry={load.reload} /></main>;
   if (!load.data) return <main id="main"><Loading what="Loading the study" /></main>;
-  const { study, summary, enrollment, forecast, milestones, trail } = load.data;
+  const { study, summary, enrollment, forecast, milestones, sites, trail } = load.data;
   const points = curve(enrollment, forecast);
   return (
     <main id="main" class="overview">
@@ -288,6 +320,7 @@ export function StudyOverview({ id }: { id: number }) {
         <Registration study={study} />
         <section class="panel wide" aria-labelledby="h-ms">
           <h2 id="h-ms">Milestones</h2>
+          {planning && <AddMilestone study={study} sites={sites} onDone={load.reload} />}
           <Milestones milestones={milestones} />
         </section>
         {can.auditTrail(user) && (

@@ -6,6 +6,7 @@ import { Link, navigate } from '../router';
 import { useUser } from '../session';
 import { Dialog, Empty, ErrorBox, Field, FormError, Loading, Show, StaleNotice, StatusTag, fieldErrors, useLoad } from '../components/ui';
 import { Signatures } from '../components/Signatures';
+import { CreateDialog, filled } from '../components/CreateDialog';
 import { AuditList } from './Audit';
 import { StudyNav } from './StudyNav';
 import { TransitionDialog } from './Sites';
@@ -191,13 +192,51 @@ function EditSubject({ subject, onSaved }: { subject: Rec; onSaved: (r: Rec) => 
 
 async function loadSubject(id: number, audit: boolean) {
   const subject = await api.get<Rec>(`/api/v1/subjects/${id}`);
-  const [study, site, visits, trail] = await Promise.all([
+  const [study, site, visits, schedule, trail] = await Promise.all([
     api.get<Rec>(`/api/v1/studies/${subject.study_id}`),
     api.get<Rec>(`/api/v1/study-sites/${subject.study_site_id}`),
     api.all<Rec>(`/api/v1/subjects/${id}/visits`),
+    api.all<Rec>(`/api/v1/studies/${subject.study_id}/visit-definitions`),
     audit ? api.get(`/api/v1/audit?entity=subject&id=${id}&limit=1000`).then((r) => r.items as Rec[]) : Promise.resolve(null),
   ]);
-  return { subject, study, site, visits, trail };
+  return { subject, study, site, visits, schedule, trail };
+}
+
+const UNSCHEDULED = '';
+
+/**
+ * The body of "Record a visit": a scheduled visit by its number (its name
+ * and kind come from the schedule), an unscheduled one by its name.
+ */
+export function visitBody(form: Record<string, string>): Record<string, unknown> {
+  const body: Record<string, unknown> = filled(form, ['visit_on', 'end_on', 'kind', 'notes']);
+  if (form.visit_number !== UNSCHEDULED) body.visit_number = form.visit_number;
+  else if (form.name?.trim()) body.name = form.name;
+  return body;
+}
+
+/** Records a visit of the subject: scheduled ones not yet recorded, or unscheduled. */
+function RecordVisit({ subject, site, schedule, visits, onDone }: {
+  subject: Rec; site: Rec; schedule: Rec[]; visits: Rec[]; onDone: () => void;
+}) {
+  const done = new Set(visits.map((v) => v.visit_number).filter(Boolean));
+  const open = schedule.filter((d) => !done.has(d.number));
+  const choices: [string, string][] = [...open.map((d): [string, string] => [d.number, `Visit ${d.number} — ${d.name}`]), [UNSCHEDULED, 'Unscheduled visit']];
+  return (
+    <CreateDialog button="Record a visit" title="Record a visit" submit="Record visit"
+      fields={[
+        { name: 'visit_number', label: 'Visit', options: choices },
+        { name: 'name', label: 'Name (unscheduled visit)' },
+        { name: 'visit_on', label: 'Visit date', type: 'date', hint: `In the site's time zone, ${site.time_zone}` },
+        { name: 'end_on', label: 'End date (if over several days)', type: 'date' },
+        { name: 'kind', label: 'How', options: [['', 'As scheduled'], ['in_person', 'In person'], ['remote', 'Remote'], ['phone', 'Phone']] },
+        { name: 'notes', label: 'Notes' },
+      ]}
+      initial={() => ({ visit_number: choices[0][0], name: '', visit_on: today(site.time_zone), end_on: '', kind: '', notes: '' })}
+      toBody={visitBody}
+      create={(body) => api.post(`/api/v1/subjects/${subject.id}/visits`, body)}
+      onDone={onDone} />
+  );
 }
 
 export function SubjectPage({ id }: { id: number }) {
@@ -206,7 +245,7 @@ export function SubjectPage({ id }: { id: number }) {
   const [showEdit, setShowEdit] = useState(false);
   if (load.error && !load.data) return <main id="main"><ErrorBox error={load.error} retry={load.reload} /></main>;
   if (!load.data) return <main id="main"><Loading /></main>;
-  const { subject, study, site, visits, trail } = load.data;
+  const { subject, study, site, visits, schedule, trail } = load.data;
   const mayMove = can.moveSubject(user, study.id, site.id);
   const history = [
     ['screened', subject.screened_on], ['screen_failed', subject.screen_failed_on], ['enrolled', subject.enrolled_on],
@@ -236,10 +275,13 @@ export function SubjectPage({ id }: { id: number }) {
           <ol class="timeline">{history.map(([s, d]) => <li key={s}><strong>{label(s as string)}</strong> {fmtDate(d as string)}</li>)}</ol>
         </section>
         <section class="panel" aria-labelledby="h-visits"><h2 id="h-visits">Visits</h2>
+          {mayMove && ['enrolled', 'screened', 'completed'].includes(subject.status) && (
+            <RecordVisit subject={subject} site={site} schedule={schedule} visits={visits} onDone={load.reload} />
+          )}
           {visits.length ? (
             <table class="grid compact"><caption class="sr-only">Visits</caption>
               <thead><tr><th scope="col">Visit</th><th scope="col">Date</th><th scope="col">Window</th></tr></thead>
-              <tbody>{visits.map((v) => <tr key={v.id}><th scope="row">{v.visit_number ? `Visit ${v.visit_number}` : 'Unscheduled'}</th>
+              <tbody>{visits.map((v) => <tr key={v.id}><th scope="row">{v.visit_number ? `Visit ${v.visit_number}` : 'Unscheduled'}{v.name ? ` — ${v.name}` : ''}</th>
                 <td>{fmtDate(v.visit_on)}</td><td>{v.in_window === false ? 'out of window' : v.in_window ? 'in window' : '—'}</td></tr>)}</tbody>
             </table>
           ) : <Empty>No visits recorded.</Empty>}
