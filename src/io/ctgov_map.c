@@ -331,7 +331,14 @@ json_t *ctgov_map_study(const json_t *ps, struct outcome *o, char *why, size_t l
 	v = json_is_integer(count) ? json_integer(json_integer_value(count)) : NULL;
 	if (!v || !ctgov_fits(&study_def, "target_enrollment", v, NULL, 0)) {
 		json_decref(v);
-		if (json_is_integer(count))
+		const char *overall = ctgov_text(ctgov_at(status, "overallStatus", NULL));
+		if (json_is_integer(count) && json_integer_value(count) == 0)
+			snprintf(why, len,
+				 "enrollmentInfo.count is 0 (%s study): it reports no participants and "
+				 "keeps no planned target, and a study's target_enrollment must be 1 to "
+				 "10000000",
+				 overall ? overall : "no status");
+		else if (json_is_integer(count))
 			snprintf(why, len,
 				 "enrollmentInfo.count is %lld; a study's target_enrollment must be 1 "
 				 "to 10000000",

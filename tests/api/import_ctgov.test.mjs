@@ -49,6 +49,12 @@ test('ctms import ctgov loads the shipped records and re-imports idempotently', 
     assert.ok(studyRejections.some((l) => /NCT000001: invalid NCT id/.test(l)), studyRejections.join('\n'));
     // Only studies ctms cannot hold are rejected: a bad id or no target enrollment.
     for (const line of studyRejections) assert.match(line, /invalid NCT id|enrollment/, line);
+    // The registrations without a target are those withdrawn before anyone enrolled (count 0) and
+    // four that give no count: the report says which.
+    const withdrawn = [...readFileSync(DATA, 'utf8').split('\n').filter(Boolean)].map((l) => JSON.parse(l).protocolSection)
+      .filter((ps) => ps?.designModule?.enrollmentInfo?.count === 0 && ps.statusModule?.overallStatus === 'WITHDRAWN').length;
+    assert.equal(studyRejections.filter((l) => /count is 0 \(WITHDRAWN study\): it reports no participants/.test(l)).length, withdrawn);
+    assert.equal(withdrawn, 20);
     assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM studies')[0].n, STUDIES - studies.rejected);
 
     // Locations of rejected studies never reach the site count.
