@@ -30,8 +30,8 @@ const char import_usage[] =
 	"sdtm builds one study from a directory of CDISC SDTM datasets as CSV (dm, ds,\n"
 	"sv, ts, tv; ae and ex when present): its sites, subjects with their\n"
 	"disposition, visit schedule, subject visits, adverse events and exposure.\n"
-	"The protocol version is approved with the signature of the demo manager\n"
-	"(" DEMO_SIGNER "). Subjects\n"
+	"Its protocol version 1.0 is left draft: approving it takes a manager's\n"
+	"electronic signature, which the data does not carry. Subjects\n"
 	"without a consent date (DM.RFICDTC) cannot be enrolled; with\n"
 	"--consent-on-screening their screening date is recorded as consent date, with\n"
 	"an audited reason saying the date is not in the source. Re-importing the same\n"
@@ -68,7 +68,6 @@ static int import_sdtm(int argc, char **argv)
 {
 	struct sdtm_options options = {0};
 	const char *db_path = getenv("CTMS_DB"), *dir = NULL;
-	struct actor *signer = NULL;
 	struct sdtm_report report;
 	struct db *db = NULL;
 	struct err e;
@@ -100,12 +99,10 @@ static int import_sdtm(int argc, char **argv)
 	err_init(&e);
 	sdtm_report_init(&report);
 	if (!cli_open_db(db_path, &db, &e)) {
-		if (!demo_signer(db, &signer, &e) &&
-		    !sdtm_import_dir(db, actor_system(), signer, dir, &options, &report, &e)) {
+		if (!sdtm_import_dir(db, actor_system(), dir, &options, &report, &e)) {
 			printf("import %s\n", dir);
 			sdtm_report_print(stdout, &report);
 		}
-		actor_free(signer);
 		db_close(db);
 	}
 	if (print_failure(&e))

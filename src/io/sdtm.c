@@ -213,35 +213,27 @@ static int create_study(struct sdtm_import *im, struct err *e)
 	return rc;
 }
 
-/* The one protocol version the data implies, approved with a signature. */
-static int approve_protocol(struct sdtm_import *im, struct err *e)
+/* The one protocol version the data implies, left draft: its approval is a
+ * manager's electronic signature (21 CFR 11.200), which SDTM data does not
+ * carry and an import must not make up. */
+static int ensure_protocol(struct sdtm_import *im, struct err *e)
 {
-	json_t *versions = NULL, *pv, *sig = NULL;
+	json_t *versions = NULL;
 	int rc = sdtm_index(im->db, im->a, &protocol_version_def, im->study_id, "number", &versions, e);
 
-	pv = json_incref(json_object_get(versions, PROTOCOL_VERSION));
-	json_decref(versions);
-	if (!rc && !pv) {
+	if (!rc && !json_object_get(versions, PROTOCOL_VERSION)) {
 		json_t *input = json_pack(
 			"{s:s, s:s, s:s}", "number", PROTOCOL_VERSION, "version_date",
 			im->first_screening, "summary",
 			"The protocol as conducted in the SDTM data. SDTM holds no protocol version "
 			"or date: this version is dated the first screening in the data.");
-		rc = record_create(im->db, im->a, &protocol_version_def, im->study_id, input, &pv, e);
+		rc = record_create(im->db, im->a, &protocol_version_def, im->study_id, input, NULL, e);
 		json_decref(input);
 		im->r->protocol_versions.created += !rc;
 	} else if (!rc) {
 		im->r->protocol_versions.unchanged++;
 	}
-	if (!rc && !strcmp(json_str(pv, "status"), "draft")) {
-		rc = signature_create(im->db, im->signer, &protocol_version_def, json_int(pv, "id", 0),
-				      "approved", NULL, &sig, e);
-		if (!rc)
-			rc = transition(im, &protocol_version_def, json_int(pv, "id", 0), "approved",
-					im->first_screening, NULL, e);
-	}
-	json_decref(sig);
-	json_decref(pv);
+	json_decref(versions);
 	return rc;
 }
 
@@ -260,7 +252,7 @@ static int ensure_study(struct sdtm_import *im, struct err *e)
 	}
 	json_decref(studies);
 	if (!rc)
-		rc = approve_protocol(im, e);
+		rc = ensure_protocol(im, e);
 	for (int step = 0; !rc && step < 2; step++) {
 		char status[32];
 		if ((rc = study_status(im->db, im->study_id, status, sizeof(status), e)))
@@ -420,11 +412,10 @@ static int load(struct sdtm_import *im, const char *dir, struct err *e)
 	return rc;
 }
 
-int sdtm_import_dir(struct db *db, const struct actor *a, const struct actor *signer,
-		    const char *dir, const struct sdtm_options *options, struct sdtm_report *r,
-		    struct err *e)
+int sdtm_import_dir(struct db *db, const struct actor *a, const char *dir,
+		    const struct sdtm_options *options, struct sdtm_report *r, struct err *e)
 {
-	struct sdtm_import im = {.db = db, .a = a, .signer = signer, .options = options, .r = r};
+	struct sdtm_import im = {.db = db, .a = a, .options = options, .r = r};
 	int rc = load(&im, dir, e);
 
 	if (!rc) {
@@ -473,6 +464,9 @@ void sdtm_report_print(FILE *out, const struct sdtm_report *r)
 	fprintf(out, "study id: %lld\n", (long long)r->study_id);
 	import_counts_print(out, "study", &r->study);
 	import_counts_print(out, "protocol versions", &r->protocol_versions);
+	if (r->protocol_versions.created)
+		fprintf(out, "protocol version " PROTOCOL_VERSION " is left draft: approving it takes a "
+			     "manager's electronic signature, which SDTM data does not carry\n");
 	import_counts_print(out, "visit definitions", &r->definitions);
 	import_counts_print(out, "study-sites", &r->sites);
 	import_counts_print(out, "subjects", &r->subjects);

@@ -6,8 +6,9 @@
  * Mapping (docs and the report say the same):
  * - TS: the study (protocol number STUDYID, title TITLE, phase TPHASE,
  *   target enrollment PLANSUB, therapeutic area INDIC, sponsor SPONSOR);
- *   one protocol version "1.0", approved with the signer's "approved"
- *   electronic signature; the study walked planned -> start_up ->
+ *   one protocol version "1.0", left draft (approving it takes a manager's
+ *   electronic signature, which the data cannot give); the study walked
+ *   planned -> start_up ->
  *   enrolling, all dated the first screening in the data (the earliest date
  *   the data proves the study was enrolling; SDTM holds no start-up dates).
  * - DM.SITEID: a study-site per site, walked to activated on its first
@@ -84,14 +85,12 @@ struct sdtm_report {
 void sdtm_report_init(struct sdtm_report *r);
 void sdtm_report_release(struct sdtm_report *r);
 
-/* Imports the SDTM datasets in dir as actor a; signer (a user holding a
- * manager role) signs the protocol version's approval. Rejected records go
- * to the report. Fails (CTMS_EIO, CTMS_EINVAL) when a required dataset
+/* Imports the SDTM datasets in dir as actor a. Rejected records go to the
+ * report. Fails (CTMS_EIO, CTMS_EINVAL) when a required dataset
  * cannot be read or parsed, and with the domain's error when the study or
  * its sites cannot be written; then nothing of the study is written. */
-int sdtm_import_dir(struct db *db, const struct actor *a, const struct actor *signer,
-		    const char *dir, const struct sdtm_options *options, struct sdtm_report *r,
-		    struct err *e);
+int sdtm_import_dir(struct db *db, const struct actor *a, const char *dir,
+		    const struct sdtm_options *options, struct sdtm_report *r, struct err *e);
 
 /* Prints the counts, what was not imported and why, every rejection and
  * every note. */

@@ -26,7 +26,7 @@ struct sdtm_subject {
 
 struct sdtm_import {
 	struct db *db;
-	const struct actor *a, *signer;
+	const struct actor *a;
 	const struct sdtm_options *options;
 	struct sdtm_report *r;
 	struct csv_table dm, ds, sv, ts, tv;

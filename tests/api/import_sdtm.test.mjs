@@ -77,7 +77,12 @@ test('ctms import sdtm loads the CDISC pilot in full and re-imports idempotently
     assert.equal(study.phase, 'PHASE2');
     assert.equal(study.status, 'enrolling');
     assert.equal(study.target_enrollment, 300);
-    assert.equal(sqlRows(db, "SELECT count(*) AS n FROM protocol_versions WHERE status = 'approved'")[0].n, 1);
+    // Its protocol version is a draft: approval is a manager's electronic signature,
+    // which the data does not carry and the import does not make up (no signer is created).
+    assert.deepEqual(sqlRows(db, 'SELECT number, status FROM protocol_versions').map((r) => ({ ...r })), [{ number: '1.0', status: 'draft' }]);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM signatures')[0].n, 0);
+    assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM users')[0].n, 0);
+    assert.match(first.out, /protocol version 1\.0 is left draft: approving it takes a manager's electronic signature/);
     assert.equal(sqlRows(db, 'SELECT count(*) AS n FROM study_sites')[0].n, 17);
     // Every site was activated on or before its first subject's screening.
     assert.equal(sqlRows(db, `SELECT count(*) AS n FROM subjects s JOIN study_sites ss ON ss.id = s.study_site_id
