@@ -34,6 +34,38 @@ void ctgov_report_release(struct ctgov_report *r)
 	r->rejected = r->notes = NULL;
 }
 
+/* Appends the items of from to a report's list while it has room; counts
+ * the others in *unlisted. */
+static void extend_listed(json_t *to, const json_t *from, int64_t *unlisted)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(from, i, v) {
+		if (json_array_size(to) < CTGOV_REPORT_LIST_MAX)
+			json_array_append(to, v);
+		else
+			(*unlisted)++;
+	}
+}
+
+void ctgov_report_reject(struct ctgov_report *r, const char *where, const char *nct,
+			 const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	r->studies.rejected++;
+	if (json_array_size(r->rejected) >= CTGOV_REPORT_LIST_MAX) {
+		r->rejected_unlisted++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	ctgov_reject(r->rejected, where, nct, NULL, "%s", reason);
+}
+
 static void merge(struct ctgov_report *r, const struct outcome *o)
 {
 	r->studies.created += o->created;
@@ -48,8 +80,8 @@ static void merge(struct ctgov_report *r, const struct outcome *o)
 	r->zone_main += o->zone_main;
 	r->no_investigator += o->no_investigator;
 	r->city_merged += o->city_merged;
-	json_array_extend(r->rejected, o->rejected);
-	json_array_extend(r->notes, o->notes);
+	extend_listed(r->rejected, o->rejected, &r->rejected_unlisted);
+	extend_listed(r->notes, o->notes, &r->notes_unlisted);
 }
 
 /* Everything of one report into another. */
@@ -69,8 +101,10 @@ void ctgov_report_merge(struct ctgov_report *r, const struct ctgov_report *part)
 	r->zone_main += part->zone_main;
 	r->no_investigator += part->no_investigator;
 	r->city_merged += part->city_merged;
-	json_array_extend(r->rejected, part->rejected);
-	json_array_extend(r->notes, part->notes);
+	r->rejected_unlisted += part->rejected_unlisted;
+	r->notes_unlisted += part->notes_unlisted;
+	extend_listed(r->rejected, part->rejected, &r->rejected_unlisted);
+	extend_listed(r->notes, part->notes, &r->notes_unlisted);
 }
 
 int ctgov_txn_begin(struct db *db)
@@ -130,24 +164,22 @@ int ctgov_import_one(struct db *db, const struct actor *a, const json_t *record,
 	int rc = 0;
 
 	if (!json_is_object(ps)) {
-		ctgov_reject(r->rejected, where, NULL, NULL,
-			     json_is_object(record) ? "no protocolSection object: not a CT.gov study record"
-						    : "not a JSON object: not a CT.gov study record");
-		r->studies.rejected++;
+		ctgov_report_reject(r, where, NULL, "%s",
+				    json_is_object(record)
+					    ? "no protocolSection object: not a CT.gov study record"
+					    : "not a JSON object: not a CT.gov study record");
 		return 0;
 	}
 	if (!nct || !ctgov_nct_valid(nct)) {
-		ctgov_reject(r->rejected, where, nct, NULL,
-			     "invalid NCT id '%s': expected NCT followed by 8 digits", nct ? nct : "");
-		r->studies.rejected++;
+		ctgov_report_reject(r, where, nct, "invalid NCT id '%s': expected NCT followed by 8 digits",
+				    nct ? nct : "");
 		return 0;
 	}
 	o.rejected = json_array();
 	o.notes = json_array();
 	study = ctgov_map_study(ps, &o, why, sizeof(why));
 	if (!study) {
-		ctgov_reject(r->rejected, where, nct, NULL, "%s", why);
-		r->studies.rejected++;
+		ctgov_report_reject(r, where, nct, "%s", why);
 		goto done;
 	}
 	sites = json_array();
@@ -183,8 +215,7 @@ int ctgov_import_one(struct db *db, const struct actor *a, const json_t *record,
 	}
 	if (rc) {
 		err_describe(&e, why, sizeof(why));
-		ctgov_reject(r->rejected, where, nct, NULL, "%s", why);
-		r->studies.rejected++;
+		ctgov_report_reject(r, where, nct, "%s", why);
 		rc = 0;
 	} else {
 		merge(r, &o);
@@ -261,12 +292,14 @@ static json_t *counts_json(const struct ctgov_counts *c)
 
 json_t *ctgov_report_json(const struct ctgov_report *r)
 {
-	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:O, s:O}", "studies",
+	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:O, s:I, s:O, s:I}", "studies",
 			 counts_json(&r->studies), "study_sites", counts_json(&r->study_sites),
 			 "adapted", "month_dates", (json_int_t)r->month_dates, "phase_absent",
 			 (json_int_t)r->phase_absent, "zone_main", (json_int_t)r->zone_main,
 			 "no_investigator", (json_int_t)r->no_investigator, "city_merged",
-			 (json_int_t)r->city_merged, "rejected", r->rejected, "notes", r->notes);
+			 (json_int_t)r->city_merged, "rejected", r->rejected, "rejected_not_listed",
+			 (json_int_t)r->rejected_unlisted, "notes", r->notes, "notes_not_listed",
+			 (json_int_t)r->notes_unlisted);
 }
 
 static void print_counts(FILE *out, const char *what, const struct ctgov_counts *c)
@@ -297,7 +330,13 @@ void ctgov_report_print(FILE *out, const struct ctgov_report *r)
 			location ? " location " : "", location ? location : "",
 			json_str(item, "reason"));
 	}
+	if (r->rejected_unlisted)
+		fprintf(out, "rejected: %lld more not listed (the first %d are)\n",
+			(long long)r->rejected_unlisted, CTGOV_REPORT_LIST_MAX);
 	json_array_foreach(r->notes, i, item)
 		fprintf(out, "note %s %s: %s\n", json_str(item, "where"), json_str(item, "nct_id"),
 			json_str(item, "note"));
+	if (r->notes_unlisted)
+		fprintf(out, "notes: %lld more not listed (the first %d are)\n",
+			(long long)r->notes_unlisted, CTGOV_REPORT_LIST_MAX);
 }

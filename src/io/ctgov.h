@@ -40,12 +40,19 @@ struct ctgov_report {
 	int64_t zone_main;       /* sites given their multi-zone country's main zone */
 	int64_t no_investigator; /* sites whose investigator is "Not reported" */
 	int64_t city_merged;     /* sites named "facility, city": the facility is a site elsewhere */
-	/* [{"where", "nct_id"?, "location"?, "reason"}]: every rejected study and
-	 * study-site, in file order. */
+	/* [{"where", "nct_id"?, "location"?, "reason"}]: the rejected studies
+	 * and study-sites, in file order, the first CTGOV_REPORT_LIST_MAX of
+	 * them; rejected_unlisted counts the others (a file of millions of bad
+	 * lines is reported in bounded memory). */
 	json_t *rejected;
-	/* [{"where", "nct_id", "note"}]: values left out of an imported study. */
+	int64_t rejected_unlisted;
+	/* [{"where", "nct_id", "note"}]: values left out of an imported study;
+	 * bounded the same way. */
 	json_t *notes;
+	int64_t notes_unlisted;
 };
+
+#define CTGOV_REPORT_LIST_MAX 1000
 
 void ctgov_report_init(struct ctgov_report *r);
 void ctgov_report_release(struct ctgov_report *r);

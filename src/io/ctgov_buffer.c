@@ -53,8 +53,7 @@ static int write_item(struct writer *w, struct ctgov_item *it, struct ctgov_repo
 	if (!it->record && !it->error)
 		ctgov_parse_item(it);
 	if (it->error) {
-		ctgov_reject(r->rejected, where, NULL, NULL, "%s", it->error);
-		r->studies.rejected++;
+		ctgov_report_reject(r, where, NULL, "%s", it->error);
 		return 0;
 	}
 	rc = ctgov_import_one(w->db, w->a, it->record, where, r, batch);

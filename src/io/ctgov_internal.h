@@ -35,6 +35,9 @@ const char *ctgov_text(const json_t *v);
 /* Appends a rejection {where, nct_id?, location?, reason} to list. */
 void ctgov_reject(json_t *list, const char *where, const char *nct, const char *location,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Counts a rejected study in r and lists it while the list has room. */
+void ctgov_report_reject(struct ctgov_report *r, const char *where, const char *nct,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Appends a note about the study of o. */
 void ctgov_note(struct outcome *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* NCT followed by 8 digits. */

@@ -238,6 +238,15 @@ test('POST /api/v1/imports/ctgov: the same import over the API, for managers and
     const junk = await post('{not json}\n', 'application/x-ndjson');
     assert.equal(junk.status, 200);
     assert.match(junk.json.rejected[0].reason, /^not JSON/);
+    assert.equal(junk.json.rejected_not_listed, 0);
+    // A body of many bad lines: every one counted, the first 1,000 listed, the rest said to be.
+    const many = await post(`${'{"not": "a study"}\n'.repeat(1500)}${lines[2]}\n`, 'application/x-ndjson');
+    assert.equal(many.status, 200, many.text.slice(0, 500));
+    assert.equal(many.json.studies.rejected, 1500);
+    assert.equal(many.json.rejected.length, 1000);
+    assert.equal(many.json.rejected_not_listed, 500);
+    assert.equal(many.json.rejected.at(-1).where, 'body:1000');
+    assert.equal(many.json.studies.unchanged + many.json.studies.created, 1);
     assert.equal(auditCount(s.db), before);
   } finally {
     await stopChecked(s);
