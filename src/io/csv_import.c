@@ -87,6 +87,13 @@ static void add_error(struct csv_import_report *r, size_t line, const char *fiel
 	json_array_append_new(r->errors, item);
 }
 
+/* Whether the errors listed have reached their bound (the last one says
+ * more rows are bad). */
+static bool errors_full(const struct csv_import_report *r)
+{
+	return json_array_size(r->errors) > MAX_ERRORS;
+}
+
 /* The messages of a domain error, on line. */
 static void add_domain_error(struct csv_import_report *r, size_t line, const struct err *e)
 {
@@ -360,11 +367,15 @@ int csv_import(struct db *db, const struct actor *a, int64_t study_id, enum csv_
 		goto done;
 	if (!t.nrows)
 		add_error(r, 2, NULL, "the file has a header but no rows");
-	for (size_t row = 0; row < t.nrows; row++) {
+	for (size_t row = 0; row < t.nrows && !errors_full(r); row++) {
 		json_t *in = row_input(&t, row, columns, r);
 		/* A bad row keeps its place (null), so rows and lines stay aligned. */
 		json_array_append_new(inputs, in ? in : json_null());
 	}
+	/* Past the listed errors nothing more is checked: the file is refused
+	 * already, and a huge file of bad rows is refused in bounded memory. */
+	if (errors_full(r))
+		goto done;
 	check_duplicates(&t, def, inputs, r);
 	/* With bad cells nothing is written, but the other rows are still
 	 * checked against the store, so one run reports every bad row. */

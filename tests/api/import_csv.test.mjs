@@ -170,6 +170,16 @@ test('subjects: a site user imports at its own site only; the command line repor
   assert.match(r.stdout, /^error line 3: screening_number: is already used/m);
   assert.match(r.stdout, /^nothing was imported$/m);
   assert.equal(auditCount(s.db), before);
+  // A file of many bad rows: the first 1,000 errors listed, then a line saying there are more,
+  // and nothing else is checked or written.
+  writeFileSync(file, csv(['site_number,screening_number,sex,age,screened_on',
+    ...Array.from({ length: 3000 }, (_, i) => `${n},BAD-${i},F,200,2024-06-10`)]));
+  r = ctms(['import', 'csv', '--db', s.db, '--study', setup.study.protocol_number, '--kind', 'subjects', file]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /^rows: 3000; created: 0; errors: 1001$/m);
+  assert.match(r.stdout, /^error line 1002: more rows are bad; only the first ones are listed$/m);
+  assert.doesNotMatch(r.stdout, /^error line 1003/m);
+  assert.equal(auditCount(s.db), before);
   writeFileSync(file, csv(['site_number,screening_number,sex,age,screened_on', `${n},CSV-010,F,20,2024-06-10`]));
   r = ctms(['import', 'csv', '--db', s.db, '--study', setup.study.protocol_number, '--kind', 'subjects', file]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
