@@ -53,11 +53,16 @@ struct odm_report {
 	int64_t sex_unknown;        /* subjects recorded with sex U: the file says none */
 	int64_t age_from_birth;     /* ages computed from a birth date */
 	int64_t dated_by_audit;     /* visits dated by their AuditRecord */
-	/* [{"where", "key", "reason"}]: every rejected record, in file order. */
+	/* [{"where", "key", "reason"}]: the rejected records in file order, the
+	 * first ODM_REPORT_LIST_MAX; rejected_unlisted counts the others. */
 	json_t *rejected;
-	/* [{"where", "note"}]: values adapted or left out. */
+	int64_t rejected_unlisted;
+	/* [{"where", "note"}]: values adapted or left out; bounded the same way. */
 	json_t *notes;
+	int64_t notes_unlisted;
 };
+
+#define ODM_REPORT_LIST_MAX 1000
 
 void odm_report_init(struct odm_report *r);
 void odm_report_release(struct odm_report *r);

@@ -42,6 +42,10 @@ void odm_reject(struct import *im, json_int_t line, const char *key, const char 
 	char reason[1024], where[32];
 	va_list ap;
 
+	if (json_array_size(im->r->rejected) >= ODM_REPORT_LIST_MAX) {
+		im->r->rejected_unlisted++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
@@ -55,6 +59,10 @@ void odm_note(struct import *im, json_int_t line, const char *fmt, ...)
 	char message[1024], where[32];
 	va_list ap;
 
+	if (json_array_size(im->r->notes) >= ODM_REPORT_LIST_MAX) {
+		im->r->notes_unlisted++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
@@ -293,7 +301,8 @@ static json_t *counts_json(const struct import_counts *c)
 
 json_t *odm_report_json(const struct odm_report *r)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O}",
+	return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, "
+			 "s:O, s:I}",
 			 "study_id", (json_int_t)r->study_id, "visit_definitions",
 			 counts_json(&r->definitions), "subjects", counts_json(&r->subjects), "visits",
 			 counts_json(&r->visits), "audit_records", (json_int_t)r->audit_records,
@@ -301,8 +310,9 @@ json_t *odm_report_json(const struct odm_report *r)
 			 (json_int_t)r->item_data, "common_events", (json_int_t)r->common_events,
 			 "duplicate_subjects", (json_int_t)r->duplicate_subjects, "sex_unknown",
 			 (json_int_t)r->sex_unknown, "age_from_birth", (json_int_t)r->age_from_birth,
-			 "dated_by_audit", (json_int_t)r->dated_by_audit, "rejected", r->rejected, "notes",
-			 r->notes);
+			 "dated_by_audit", (json_int_t)r->dated_by_audit, "rejected", r->rejected,
+			 "rejected_not_listed", (json_int_t)r->rejected_unlisted, "notes", r->notes,
+			 "notes_not_listed", (json_int_t)r->notes_unlisted);
 }
 
 void odm_report_print(FILE *out, const struct odm_report *r)
@@ -329,6 +339,12 @@ void odm_report_print(FILE *out, const struct odm_report *r)
 	json_array_foreach(r->rejected, i, item)
 		fprintf(out, "rejected %s %s: %s\n", json_str(item, "where"),
 			json_str(item, "key") ? json_str(item, "key") : "-", json_str(item, "reason"));
+	if (r->rejected_unlisted)
+		fprintf(out, "rejected: %lld more not listed (the first %d are)\n",
+			(long long)r->rejected_unlisted, ODM_REPORT_LIST_MAX);
 	json_array_foreach(r->notes, i, item)
 		fprintf(out, "note %s: %s\n", json_str(item, "where"), json_str(item, "note"));
+	if (r->notes_unlisted)
+		fprintf(out, "notes: %lld more not listed (the first %d are)\n",
+			(long long)r->notes_unlisted, ODM_REPORT_LIST_MAX);
 }

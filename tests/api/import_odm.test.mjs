@@ -295,3 +295,30 @@ test('the API refuses a JSON body, an unknown study, a missing study, and roles 
   assert.equal(done.status, 200, done.text);
   assert.deepEqual(done.json.subjects, { created: 1, unchanged: 0, rejected: 0 });
 });
+
+test('a file of many bad subjects: each counted, the first 1,000 listed, the rest said to be', async () => {
+  const { study } = await odmStudy(['001']);
+  const subjects = Array.from({ length: 1200 }, (_, i) =>
+    `  <SubjectData SubjectKey="MANY-${i}">\n    <SiteRef LocationOID="999"/>\n  </SubjectData>`);
+  const path = join(dir, 'many.xml');
+  writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F.MANY" FileType="Snapshot" CreationDateTime="2024-01-01T00:00:00" ODMVersion="1.3.2">
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1">
+${subjects.join('\n')}
+ </ClinicalData>
+</ODM>
+`);
+  const before = auditCount(s.db);
+  const r = importOdm(study.protocol_number, path);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.subjects, { created: 0, unchanged: 0, rejected: 1200 });
+  assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('rejected line')).length, 1000);
+  assert.match(r.stdout, /^rejected: 200 more not listed \(the first 1000 are\)$/m);
+  assert.equal(auditCount(s.db), before);
+  // The same over the API: counted, listed up to the bound.
+  const api = await s.request('POST', `/api/v1/imports/odm?study=${encodeURIComponent(study.protocol_number)}`,
+    { raw: readFileSync(path, 'utf8'), headers: { 'content-type': 'application/xml' } });
+  assert.equal(api.status, 200, api.text.slice(0, 300));
+  assert.equal(api.json.rejected.length, 1000);
+  assert.equal(api.json.rejected_not_listed, 200);
+});
