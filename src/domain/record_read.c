@@ -311,3 +311,25 @@ int record_read(struct db *db, const struct actor *a, const struct entity_def *d
 		present(a, def, *out);
 	return rc;
 }
+
+int record_index(struct db *db, const struct actor *a, const struct entity_def *def,
+		 int64_t parent_id, const char *key_field, json_t **out, struct err *e)
+{
+	struct list_query q = {.parent_id = parent_id, .limit = 1000};
+	json_t *items, *rec;
+	int64_t next = 0;
+	size_t i;
+	int rc;
+
+	*out = json_object();
+	do {
+		q.after_id = next;
+		if ((rc = record_list(db, a, def, &q, &items, &next, e)))
+			return rc;
+		json_array_foreach(items, i, rec)
+			if (json_str(rec, key_field))
+				json_object_set(*out, json_str(rec, key_field), rec);
+		json_decref(items);
+	} while (next);
+	return 0;
+}

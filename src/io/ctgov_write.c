@@ -119,28 +119,6 @@ done:
 	return rc;
 }
 
-/* The study's existing study-sites by site number: {number: record}. */
-static int existing_sites(struct db *db, const struct actor *a, int64_t study_id, json_t **out,
-			  struct err *e)
-{
-	struct list_query q = {.parent_id = study_id, .limit = 1000};
-	json_t *items, *rec;
-	int64_t next = 0;
-	size_t i;
-	int rc;
-
-	*out = json_object();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, &study_site_def, &q, &items, &next, e)))
-			return rc;
-		json_array_foreach(items, i, rec)
-			json_object_set(*out, json_str(rec, "site_number"), rec);
-		json_decref(items);
-	} while (next);
-	return 0;
-}
-
 /* ctms keeps one site per institution name and country (site.h), but
  * sponsors name many sites alike ("Research Site"): a location whose
  * facility name is already a site in another city of the country becomes
@@ -236,7 +214,7 @@ int ctgov_import_study(struct db *db, const struct actor *a, const json_t *ps, j
 		rc = write_study(db, a, study, o, &study_id, e);
 	/* A study created just now has no study-sites yet. */
 	if (!rc && !o->created)
-		rc = existing_sites(db, a, study_id, &existing, e);
+		rc = record_index(db, a, &study_site_def, study_id, "site_number", &existing, e);
 	json_array_foreach(sites, i, site) {
 		if (rc)
 			break;

@@ -70,29 +70,6 @@ void odm_note(struct import *im, json_int_t line, const char *fmt, ...)
 	json_array_append_new(im->r->notes, json_pack("{s:s, s:s}", "where", where, "note", message));
 }
 
-/* Existing records of def under parent as {key_field: record}. */
-int odm_index(struct import *im, const struct entity_def *def, int64_t parent,
-		    const char *key_field, json_t **out, struct err *e)
-{
-	struct list_query q = {.parent_id = parent, .limit = 1000};
-	json_t *items, *rec;
-	int64_t next = 0;
-	size_t i;
-	int rc;
-
-	*out = json_object();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(im->db, im->a, def, &q, &items, &next, e)))
-			return rc;
-		json_array_foreach(items, i, rec)
-			if (json_str(rec, key_field))
-				json_object_set(*out, json_str(rec, key_field), rec);
-		json_decref(items);
-	} while (next);
-	return 0;
-}
-
 static int find_study(struct import *im, const char *protocol, struct err *e)
 {
 	struct list_filter filter = {"protocol_number", protocol};
@@ -107,23 +84,6 @@ static int find_study(struct import *im, const char *protocol, struct err *e)
 		im->study_id = json_int(json_array_get(items, 0), "id", 0);
 	json_decref(items);
 	return rc;
-}
-
-/* YYYY-MM-DD of an ISO 8601 date or date-time; -1 for a partial date. */
-int odm_full_date(const char *value, char out[DATE_LEN])
-{
-	int32_t day;
-
-	out[0] = '\0';
-	if (!value || strlen(value) < 10 || (value[10] && value[10] != 'T'))
-		return -1;
-	memcpy(out, value, 10);
-	out[10] = '\0';
-	if (date_parse(out, &day)) {
-		out[0] = '\0';
-		return -1;
-	}
-	return 0;
 }
 
 const json_t *odm_event_def(struct import *im, const char *oid)
@@ -187,12 +147,12 @@ int odm_event_date(struct import *im, const json_t *ev, char on[DATE_LEN], bool 
 
 	*by_audit = false;
 	if (start) {
-		if (!odm_full_date(start, on))
+		if (!date_of_iso8601(start, on))
 			return 0;
 		snprintf(why, len, "visit date '%.40s' is not a full date (YYYY-MM-DD)", start);
 		return -1;
 	}
-	if (stamp && !odm_full_date(stamp, on)) {
+	if (stamp && !date_of_iso8601(stamp, on)) {
 		*by_audit = true;
 		return 0;
 	}
@@ -253,10 +213,10 @@ int odm_import(struct db *db, const struct actor *a, const char *protocol, const
 		r->vendor_elements = json_int(im.doc, "vendor_elements", 0);
 		r->item_data = json_int(im.doc, "item_data", 0);
 		im.event_map = json_object();
-		rc = odm_index(&im, &study_site_def, im.study_id, "site_number", &im.sites, e);
+		rc = record_index(im.db, im.a, &study_site_def, im.study_id, "site_number", &im.sites, e);
 	}
 	if (!rc)
-		rc = odm_index(&im, &visit_definition_def, im.study_id, "number", &im.definitions, e);
+		rc = record_index(im.db, im.a, &visit_definition_def, im.study_id, "number", &im.definitions, e);
 	if (!rc)
 		rc = ensure_definitions(&im, e);
 	if (!rc)

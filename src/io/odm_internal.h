@@ -26,12 +26,6 @@ void odm_reject(struct import *im, json_int_t line, const char *key, const char 
 	__attribute__((format(printf, 4, 5)));
 void odm_note(struct import *im, json_int_t line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Existing records of def under parent as {key_field: record}. */
-int odm_index(struct import *im, const struct entity_def *def, int64_t parent,
-	      const char *key_field, json_t **out, struct err *e);
-/* YYYY-MM-DD of an ISO 8601 date or date-time; -1 for a partial date
- * ("2013-02"), "UNK" or anything else. */
-int odm_full_date(const char *value, char out[DATE_LEN]);
 const json_t *odm_event_def(struct import *im, const char *oid);
 bool odm_unscheduled(const json_t *def);
 bool odm_common(const json_t *def);

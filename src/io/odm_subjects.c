@@ -127,7 +127,7 @@ static int demographics(struct import *im, struct plan *p, json_t *in, const cha
 			snprintf(why, len, "AGE '%.40s' is not an age in whole years", age);
 			return -1;
 		}
-	} else if (birth && !odm_full_date(birth, day) && (years = years_between(day, screened)) >= 0) {
+	} else if (birth && !date_of_iso8601(birth, day) && (years = years_between(day, screened)) >= 0) {
 		im->r->age_from_birth++;
 	} else {
 		snprintf(why, len, "no age: ctms needs the age at screening (an AGE item, or a full "
@@ -150,7 +150,7 @@ static int demographics(struct import *im, struct plan *p, json_t *in, const cha
 		json_object_set_new(in, "ethnicity", json_string(ethnic));
 	else if (ethnic)
 		odm_note(im, p->line, "%s: ETHNIC '%.60s' has no ctms code; left empty", p->key, ethnic);
-	if (consent && !odm_full_date(consent, day))
+	if (consent && !date_of_iso8601(consent, day))
 		json_object_set_new(in, "consented_on", json_string(day));
 	else if (consent)
 		odm_note(im, p->line, "%s: consent date '%.40s' is not a full date; not recorded", p->key,
@@ -188,10 +188,10 @@ static json_t *subject_input(struct import *im, struct plan *p, char *why, size_
 
 	if (!site)
 		return NULL;
-	if (odm_full_date(json_str(f, "SCRNDAT"), screened) &&
-	    odm_full_date(json_str(f, "RFICDTC"), screened)) {
+	if (date_of_iso8601(json_str(f, "SCRNDAT"), screened) &&
+	    date_of_iso8601(json_str(f, "RFICDTC"), screened)) {
 		first_visit(p, screened);
-		if (!screened[0] && odm_full_date(json_str(p->source, "stamp"), screened)) {
+		if (!screened[0] && date_of_iso8601(json_str(p->source, "stamp"), screened)) {
 			snprintf(why, len, "no screening date: no SCRNDAT or consent item, no dated visit "
 				 "and no dated AuditRecord");
 			return NULL;
@@ -266,7 +266,7 @@ static json_t *visit_input(struct import *im, struct plan *p, const json_t *ev, 
 	}
 	im->r->dated_by_audit += by_audit;
 	in = json_pack("{s:s}", "visit_on", on);
-	if (end && !odm_full_date(end, end_on))
+	if (end && !date_of_iso8601(end, end_on))
 		json_object_set_new(in, "end_on", json_string(end_on));
 	else if (end)
 		odm_note(im, line, "%s event %.64s: end date '%.40s' is not a full date; not recorded",
@@ -426,7 +426,7 @@ int odm_subjects_import(struct import *im, struct err *e)
 {
 	json_t *existing = NULL, *seen = json_object(), *s;
 	size_t i;
-	int rc = odm_index(im, &subject_def, im->study_id, "screening_number", &existing, e);
+	int rc = record_index(im->db, im->a, &subject_def, im->study_id, "screening_number", &existing, e);
 
 	json_array_foreach(json_object_get(im->doc, "subjects"), i, s) {
 		struct plan p = {.source = s, .key = json_str(s, "key"), .line = json_int(s, "line", 0)};

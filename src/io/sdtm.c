@@ -37,22 +37,6 @@ void sdtm_report_release(struct sdtm_report *r)
 	r->rejected = r->notes = NULL;
 }
 
-int sdtm_date(const char *value, char out[DATE_LEN])
-{
-	int32_t day;
-
-	out[0] = '\0';
-	if (!value || strlen(value) < 10 || (value[10] && value[10] != 'T'))
-		return -1;
-	memcpy(out, value, 10);
-	out[10] = '\0';
-	if (date_parse(out, &day)) {
-		out[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
 void sdtm_reject(struct sdtm_report *r, const char *where, const char *key, const char *fmt, ...)
 {
 	char reason[1024];
@@ -74,28 +58,6 @@ void sdtm_note(struct sdtm_report *r, const char *where, const char *fmt, ...)
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	json_array_append_new(r->notes, json_pack("{s:s, s:s}", "where", where, "note", message));
-}
-
-int sdtm_index(struct db *db, const struct actor *a, const struct entity_def *def,
-	       int64_t parent_id, const char *key_field, json_t **out, struct err *e)
-{
-	struct list_query q = {.parent_id = parent_id, .limit = 1000};
-	json_t *items, *rec;
-	int64_t next = 0;
-	size_t i;
-	int rc;
-
-	*out = json_object();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, def, &q, &items, &next, e)))
-			return rc;
-		json_array_foreach(items, i, rec)
-			if (json_str(rec, key_field))
-				json_object_set(*out, json_str(rec, key_field), rec);
-		json_decref(items);
-	} while (next);
-	return 0;
 }
 
 /* The first TS value of a parameter (TSSEQ 1 comes first in the file). */
@@ -161,7 +123,7 @@ static int sponsor(struct sdtm_import *im, json_t *study, struct err *e)
 
 	if (!name[0])
 		return 0;
-	rc = sdtm_index(im->db, im->a, &organisation_def, 0, "name", &found, e);
+	rc = record_index(im->db, im->a, &organisation_def, 0, "name", &found, e);
 	rec = json_incref(json_object_get(found, name));
 	json_decref(found);
 	if (!rc && !rec) {
@@ -219,7 +181,7 @@ static int create_study(struct sdtm_import *im, struct err *e)
 static int ensure_protocol(struct sdtm_import *im, struct err *e)
 {
 	json_t *versions = NULL;
-	int rc = sdtm_index(im->db, im->a, &protocol_version_def, im->study_id, "number", &versions, e);
+	int rc = record_index(im->db, im->a, &protocol_version_def, im->study_id, "number", &versions, e);
 
 	if (!rc && !json_object_get(versions, PROTOCOL_VERSION)) {
 		json_t *input = json_pack(
@@ -240,7 +202,7 @@ static int ensure_protocol(struct sdtm_import *im, struct err *e)
 static int ensure_study(struct sdtm_import *im, struct err *e)
 {
 	json_t *studies = NULL, *old;
-	int rc = sdtm_index(im->db, im->a, &study_def, 0, "protocol_number", &studies, e);
+	int rc = record_index(im->db, im->a, &study_def, 0, "protocol_number", &studies, e);
 
 	old = json_object_get(studies, im->study_number);
 	if (!rc && old) {
@@ -277,7 +239,7 @@ static int ensure_sites(struct sdtm_import *im, struct err *e)
 	int country_column = csv_column(&im->dm, "COUNTRY");
 	json_t *existing = NULL, *wanted = json_object(), *site, *first = json_object();
 	const char *number;
-	int rc = sdtm_index(im->db, im->a, &study_site_def, im->study_id, "site_number", &existing, e);
+	int rc = record_index(im->db, im->a, &study_site_def, im->study_id, "site_number", &existing, e);
 
 	for (size_t i = 0; !rc && i < im->dm.nrows; i++) {
 		const struct sdtm_subject *s = &im->subjects[i];
@@ -346,7 +308,7 @@ static int ensure_schedule(struct sdtm_import *im, struct err *e)
 	int number = csv_column(&im->tv, "VISITNUM"), name = csv_column(&im->tv, "VISIT");
 	int day = csv_column(&im->tv, "VISITDY");
 	json_t *existing = NULL;
-	int rc = sdtm_index(im->db, im->a, &visit_definition_def, im->study_id, "number", &existing, e);
+	int rc = record_index(im->db, im->a, &visit_definition_def, im->study_id, "number", &existing, e);
 
 	for (size_t i = 0; !rc && i < im->tv.nrows; i++) {
 		const char *n = csv_cell(&im->tv, i, number), *d = csv_cell(&im->tv, i, day);

@@ -37,18 +37,10 @@ struct sdtm_import {
 	char first_screening[DATE_LEN];
 };
 
-/* The YYYY-MM-DD date an ISO 8601 value starts with, into out; -1 when the
- * value is empty or not a full date (a partial date such as 2013-02). */
-int sdtm_date(const char *value, char out[DATE_LEN]);
-
 void sdtm_reject(struct sdtm_report *r, const char *where, const char *key, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 void sdtm_note(struct sdtm_report *r, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Existing records of def under parent_id as {key_field value: record}. */
-int sdtm_index(struct db *db, const struct actor *a, const struct entity_def *def,
-	       int64_t parent_id, const char *key_field, json_t **out, struct err *e);
 
 /* Reads each DM subject's dates and disposition (DS) and screening date
  * (SV); rejects subjects that cannot be placed. */

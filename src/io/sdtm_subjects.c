@@ -30,7 +30,7 @@ static json_t *first_visits(const struct csv_table *sv)
 
 	for (size_t i = 0; i < sv->nrows; i++) {
 		const char *id = csv_cell(sv, i, subject), *known = json_str(first, id);
-		if (!sdtm_date(csv_cell(sv, i, start), day) && (!known || strcmp(day, known) < 0))
+		if (!date_of_iso8601(csv_cell(sv, i, start), day) && (!known || strcmp(day, known) < 0))
 			json_object_set_new(first, id, json_string(day));
 	}
 	return first;
@@ -74,7 +74,7 @@ static void plan_disposition(struct sdtm_import *im, struct sdtm_subject *s, con
 	s->target = s->enrolled_on[0] ? "enrolled" : "screened";
 	if (!row)
 		return;
-	if (sdtm_date(csv_cell(ds, i, csv_column(ds, "DSSTDTC")), s->ended_on)) {
+	if (date_of_iso8601(csv_cell(ds, i, csv_column(ds, "DSSTDTC")), s->ended_on)) {
 		sdtm_note(im->r, where, "%s: the disposition %s has no full date; not recorded",
 			  s->usubjid, decod);
 		return;
@@ -110,7 +110,7 @@ void sdtm_subjects_plan(struct sdtm_import *im)
 		s->row = i;
 		s->usubjid = csv_cell(dm, i, id);
 		visit = json_str(first, s->usubjid);
-		if (sdtm_date(consented, s->consented_on)) {
+		if (date_of_iso8601(consented, s->consented_on)) {
 			im->r->missing_consent++;
 			if (consented[0])
 				sdtm_note(im->r, where, "%s: RFICDTC '%s' is not a full date; not recorded",
@@ -128,7 +128,7 @@ void sdtm_subjects_plan(struct sdtm_import *im)
 			continue;
 		}
 		const char *rfstdtc = csv_cell(dm, i, start);
-		if (sdtm_date(rfstdtc, s->enrolled_on) && rfstdtc[0])
+		if (date_of_iso8601(rfstdtc, s->enrolled_on) && rfstdtc[0])
 			sdtm_note(im->r, where, "%s: RFSTDTC '%s' is not a full date; not enrolled",
 				  s->usubjid, rfstdtc);
 		plan_disposition(im, s, json_object_get(disposed, s->usubjid), where);
@@ -328,7 +328,7 @@ int sdtm_subjects_import(struct sdtm_import *im, struct err *e)
 
 	if (!order)
 		abort();
-	rc = sdtm_index(im->db, im->a, &subject_def, im->study_id, "screening_number", &existing, e);
+	rc = record_index(im->db, im->a, &subject_def, im->study_id, "screening_number", &existing, e);
 	for (size_t i = 0; i < n; i++)
 		order[i] = &im->subjects[i];
 	/* Screening, then enrollment, each in date order: a site moves to

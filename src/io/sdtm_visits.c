@@ -36,12 +36,12 @@ static json_t *visit_fields(struct sdtm_import *im, const json_t *schedule,
 	char on[DATE_LEN], end_on[DATE_LEN];
 	json_t *in;
 
-	if (sdtm_date(start, on)) {
+	if (date_of_iso8601(start, on)) {
 		snprintf(why, len, "SVSTDTC '%s' is not a full date", start);
 		return NULL;
 	}
 	in = json_pack("{s:s}", "visit_on", on);
-	if (!sdtm_date(end, end_on))
+	if (!date_of_iso8601(end, end_on))
 		json_object_set_new(in, "end_on", json_string(end_on));
 	if (json_object_get(schedule, number)) {
 		json_object_set_new(in, "visit_number", json_string(number));

@@ -254,3 +254,19 @@ bool tz_valid(const char *name)
 	tz_cache_find(name, n, true);
 	return true;
 }
+
+int date_of_iso8601(const char *value, char out[DATE_LEN])
+{
+	int32_t day;
+
+	out[0] = '\0';
+	if (!value || strlen(value) < 10 || (value[10] && value[10] != 'T'))
+		return -1;
+	memcpy(out, value, 10);
+	out[10] = '\0';
+	if (date_parse(out, &day)) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

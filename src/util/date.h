@@ -18,6 +18,10 @@
  * CTMS_EINVAL. */
 int date_parse(const char *s, int32_t *days);
 bool date_valid(const char *s);
+/* The YYYY-MM-DD of an ISO 8601 date or date-time ("2014-01-02",
+ * "2014-01-02T10:00") in out; -1, out empty, for a partial or invalid one
+ * ("2014-01", "UNK"). */
+int date_of_iso8601(const char *value, char out[DATE_LEN]);
 /* Writes the day number as YYYY-MM-DD into out (DATE_LEN bytes). */
 void date_format(int32_t days, char out[DATE_LEN]);
 

@@ -78,6 +78,30 @@ static void timestamps_format_and_parse(void **state)
 	assert_int_equal(day_of_us(-1), -1);
 }
 
+/* SDTM and ODM dates: the day of a full date or date-time, never of a
+ * partial one. */
+static void iso8601_dates_give_their_day(void **state)
+{
+	static const char *const full[][2] = {
+		{"2014-01-02", "2014-01-02"}, {"2014-01-02T10:30", "2014-01-02"},
+		{"2012-02-29T00:00:00Z", "2012-02-29"},
+	};
+	static const char *const partial[] = {"2013-02", "2013", "UNK", "", "2013-02-30",
+					      "2014-01-02 10:30", "2014-01-0x"};
+	char out[DATE_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+		assert_int_equal(date_of_iso8601(full[i][0], out), 0);
+		assert_string_equal(out, full[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+		assert_int_equal(date_of_iso8601(partial[i], out), -1);
+		assert_string_equal(out, "");
+	}
+	assert_int_equal(date_of_iso8601(NULL, out), -1);
+}
+
 static void time_zones_come_from_the_tz_database(void **state)
 {
 	(void)state;
@@ -104,6 +128,7 @@ int main(void)
 		cmocka_unit_test(parse_refuses_non_dates),
 		cmocka_unit_test(civil_round_trip_over_centuries),
 		cmocka_unit_test(timestamps_format_and_parse),
+		cmocka_unit_test(iso8601_dates_give_their_day),
 		cmocka_unit_test(time_zones_come_from_the_tz_database),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
