@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_args.h"
 #include "db/db.h"
 #include "domain/actor.h"
 #include "domain/record.h"
@@ -59,22 +60,15 @@ int export_command(int argc, char **argv)
 		fputs(export_usage, help ? stdout : stderr);
 		return help ? 0 : 2;
 	}
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(export_usage, stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-			db_path = argv[++i];
-		} else if (!strcmp(argv[i], "--study") && i + 1 < argc) {
-			study = argv[++i];
-		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-			out = argv[++i];
-		} else {
-			fprintf(stderr, "ctms: unknown option or extra argument %s\n%s", argv[i], export_usage);
-			return 2;
-		}
-	}
+	const struct cli_option opts[] = {
+		{"--db", &db_path, NULL},
+		{"--study", &study, NULL},
+		{"--out", &out, NULL},
+	};
+	int n, rc = cli_args(argc, argv, 3, opts, 3, NULL, 0, &n, export_usage);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	if (!study) {
 		fprintf(stderr, "ctms: export odm needs --study PROTOCOL\n%s", export_usage);
 		return 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_args.h"
 #include "db/db.h"
 #include "domain/actor.h"
 #include "domain/auth.h"
@@ -73,25 +74,14 @@ static int import_sdtm(int argc, char **argv)
 	struct err e;
 	int status = 0;
 
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(import_usage, stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-			db_path = argv[++i];
-		} else if (!strncmp(argv[i], "--db=", 5)) {
-			db_path = argv[i] + 5;
-		} else if (!strcmp(argv[i], "--consent-on-screening")) {
-			options.consent_on_screening = true;
-		} else if (!strncmp(argv[i], "--", 2) || dir) {
-			fprintf(stderr, "ctms: unknown option or extra argument %s\n%s", argv[i],
-				import_usage);
-			return 2;
-		} else {
-			dir = argv[i];
-		}
-	}
+	const struct cli_option opts[] = {
+		{"--db", &db_path, NULL},
+		{"--consent-on-screening", NULL, &options.consent_on_screening},
+	};
+	int n, rc = cli_args(argc, argv, 3, opts, 2, &dir, 1, &n, import_usage);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	if (!dir) {
 		fprintf(stderr, "ctms: import sdtm needs a DIR\n%s", import_usage);
 		return 2;
@@ -122,25 +112,15 @@ static int import_odm(int argc, char **argv)
 	struct err e;
 	int status = 0;
 
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(import_usage, stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc)
-			db_path = argv[++i];
-		else if (!strcmp(argv[i], "--study") && i + 1 < argc)
-			study = argv[++i];
-		else if (!strcmp(argv[i], "--site") && i + 1 < argc)
-			options.default_site = argv[++i];
-		else if (!strncmp(argv[i], "--", 2) || file) {
-			fprintf(stderr, "ctms: unknown option or extra argument %s\n%s", argv[i],
-				import_usage);
-			return 2;
-		} else {
-			file = argv[i];
-		}
-	}
+	const struct cli_option opts[] = {
+		{"--db", &db_path, NULL},
+		{"--study", &study, NULL},
+		{"--site", &options.default_site, NULL},
+	};
+	int n, rc = cli_args(argc, argv, 3, opts, 3, &file, 1, &n, import_usage);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	if (!file || !study) {
 		fprintf(stderr, "ctms: import odm needs --study PROTOCOL and a FILE\n%s", import_usage);
 		return 2;
@@ -175,27 +155,16 @@ static int import_csv(int argc, char **argv)
 	struct err e;
 	int status = 0;
 
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(import_usage, stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc)
-			db_path = argv[++i];
-		else if (!strcmp(argv[i], "--study") && i + 1 < argc)
-			protocol = argv[++i];
-		else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
-			kind_name = argv[++i];
-		else if (!strcmp(argv[i], "--template") && i + 1 < argc)
-			template_kind = argv[++i];
-		else if (!strncmp(argv[i], "--", 2) || file) {
-			fprintf(stderr, "ctms: unknown option or extra argument %s\n%s", argv[i],
-				import_usage);
-			return 2;
-		} else {
-			file = argv[i];
-		}
-	}
+	const struct cli_option opts[] = {
+		{"--db", &db_path, NULL},
+		{"--study", &protocol, NULL},
+		{"--kind", &kind_name, NULL},
+		{"--template", &template_kind, NULL},
+	};
+	int n, rc = cli_args(argc, argv, 3, opts, 4, &file, 1, &n, import_usage);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	if (template_kind) {
 		if (csv_import_kind_parse(template_kind, &kind)) {
 			fprintf(stderr, "ctms: --template takes sites or subjects\n");
@@ -217,7 +186,7 @@ static int import_csv(int argc, char **argv)
 	if (!cli_open_db(db_path, &db, &e)) {
 		if (!study_by_protocol(db, protocol, &study_id, &e) &&
 		    !csv_read_file(file, &data, &len, &e)) {
-			int rc = csv_import(db, actor_system(), study_id, kind, file, data, len, &report, &e);
+			rc = csv_import(db, actor_system(), study_id, kind, file, data, len, &report, &e);
 			/* Bad rows are the report, not a failure to run. */
 			if (!rc || json_array_size(report.errors)) {
 				csv_import_report_print(stdout, file, &report);
@@ -267,24 +236,12 @@ int import_command(int argc, char **argv)
 		free(files);
 		return help ? 0 : 2;
 	}
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(import_usage, stdout);
-			free(files);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-			db_path = argv[++i];
-		} else if (!strncmp(argv[i], "--db=", 5)) {
-			db_path = argv[i] + 5;
-		} else if (!strncmp(argv[i], "--", 2)) {
-			fprintf(stderr, "ctms: unknown or incomplete option %s\n%s", argv[i],
-				import_usage);
-			free(files);
-			return 2;
-		} else {
-			files[nfiles++] = argv[i];
-		}
+	const struct cli_option opts[] = {{"--db", &db_path, NULL}};
+	int rc = cli_args(argc, argv, 3, opts, 1, files, argc, &nfiles, import_usage);
+
+	if (rc) {
+		free(files);
+		return rc == 1 ? 0 : rc;
 	}
 	if (!nfiles) {
 		fprintf(stderr, "ctms: import ctgov needs at least one FILE\n%s", import_usage);
