@@ -168,13 +168,13 @@ static int load_studies(struct portfolio *p, struct err *e)
 	static const char *const names[] = {"id",    "protocol_number",  "nct_id",
 					    "acronym", "title",          "phase",
 					    "status", "therapeutic_area", "target_enrollment",
-					    "planned_start_on", "planned_end_on"};
+					    "planned_start_on", "planned_end_on", "registry_status"};
 	struct db_stmt *st;
 	size_t alloc = 0;
 	int rc = prepare_visible(p,
 				 "SELECT x.id, x.protocol_number, x.nct_id, x.acronym, x.title, x.phase,"
 				 " x.status, x.therapeutic_area, x.target_enrollment, x.planned_start_on,"
-				 " x.planned_end_on FROM studies x WHERE x.id",
+				 " x.planned_end_on, x.registry_status FROM studies x WHERE x.id",
 				 " ORDER BY x.id", 0, &st, e);
 
 	if (rc)

@@ -20,6 +20,10 @@ before(async () => {
   U.siteStudy = addUser(s.db, { username: 'pf-site-study', role: 'site', study: 'DEMO-CV-201' });
   U.manager = addUser(s.db, { username: 'pf-manager', role: 'manager', study: 'DEMO-CV-201' });
   U.none = addUser(s.db, { username: 'pf-none', role: 'viewer' });
+  // A registered study: its registry status is in the portfolio too.
+  const registered = await s.post('/api/v1/studies', { protocol_number: 'PF-REG-1', nct_id: 'NCT09999999', title: 'Registered',
+    phase: 'PHASE3', target_enrollment: 10, registry_status: 'RECRUITING' });
+  assert.equal(registered.status, 201, registered.text);
 });
 after(async () => { await stopChecked(s); });
 
@@ -48,10 +52,11 @@ test('every study, with the numbers of its summary, its enrollment totals and it
   assert.deepEqual(p.items.map((x) => x.id), all.map((x) => x.id));
   assert.ok(all.length >= 3);
   let withSubjects = 0, withPlan = 0, withOverdue = 0;
+  assert.equal(p.items.find((x) => x.protocol_number === 'PF-REG-1')?.registry_status, 'RECRUITING');
   for (const item of p.items) {
     const study = all.find((x) => x.id === item.id);
     for (const k of ['protocol_number', 'nct_id', 'acronym', 'title', 'phase', 'status', 'therapeutic_area',
-      'target_enrollment', 'planned_start_on', 'planned_end_on']) assert.deepEqual(item[k], study[k] ?? null, `${study.protocol_number} ${k}`);
+      'target_enrollment', 'planned_start_on', 'planned_end_on', 'registry_status']) assert.deepEqual(item[k], study[k] ?? null, `${study.protocol_number} ${k}`);
     const { summary, totals, overdue } = await reports(item.id);
     const f = item.figures;
     assert.equal(f.scope, 'study');

@@ -52,6 +52,11 @@ const words: Record<string, string> = {
 };
 
 /** A code as people read it: PHASE1_PHASE2 -> Phase 1/2, start_up -> start-up. */
+/** A ClinicalTrials.gov code as words: RANDOMIZED → Randomized. */
+export function registryWords(code: string | null | undefined): string {
+  return code ? code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' ') : '—';
+}
+
 export function label(code: string | null | undefined): string {
   if (!code) return '—';
   return words[code] ?? code.replace(/_/g, ' ');

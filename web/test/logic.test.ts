@@ -7,7 +7,7 @@ import { curve, funnel } from '../src/pages/StudyOverview';
 import { nextSiteSteps } from '../src/pages/Sites';
 import { checkScreening, nextSubjectSteps, visitBody } from '../src/pages/Subjects';
 import { can } from '../src/access';
-import { fmtDate, label } from '../src/format';
+import { fmtDate, label, registryWords } from '../src/format';
 import type { User } from '../src/api';
 
 const row = (protocol: string, over: Partial<PortfolioRow> = {}): PortfolioRow => {
@@ -128,5 +128,10 @@ describe('formatting', () => {
     expect(fmtDate(null)).toBe('—');
     expect(label('PHASE1_PHASE2')).toBe('Phase 1/2');
     expect(label('screen_failed')).toBe('screen failed');
+  });
+  it('reads registry codes as words', () => {
+    expect(registryWords('ACTIVE_NOT_RECRUITING')).toBe('Active not recruiting');
+    expect(registryWords('COMPLETED')).toBe('Completed');
+    expect(registryWords(null)).toBe('—');
   });
 });

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, type Api, type Rec } from '../api';
 import { can } from '../access';
-import { fmtDate, fmtNumber, label } from '../format';
+import { fmtDate, fmtNumber, label, registryWords } from '../format';
 import { Link, navigate } from '../router';
 import { useUser } from '../session';
 import { Empty, EnrollmentBar, ErrorBox, Field, Flag, FormError, Loading, StatusTag, fieldErrors, useLoad, Dialog } from '../components/ui';
@@ -33,6 +33,7 @@ export interface PortfolioStudy {
   target_enrollment: number;
   planned_start_on: string | null;
   planned_end_on: string | null;
+  registry_status?: string | null;
   milestones_overdue: number;
   figures: null | {
     scope: 'study' | 'sites';
@@ -273,7 +274,7 @@ export function Portfolio() {
                           <div class="sub">{r.study.acronym ? `${r.study.acronym} · ` : ''}{r.study.therapeutic_area ?? ''}</div>
                         </th>
                         <td>{label(r.study.phase)}</td>
-                        <td><StatusTag status={r.study.status} /></td>
+                        <td><StatusTag status={r.study.status} />{r.study.registry_status && <div class="sub">registry: {registryWords(r.study.registry_status)}</div>}</td>
                         <td class="num">{r.sitesActive === null ? '—' : `${fmtNumber(r.sitesActive)} / ${fmtNumber(r.sitesKnown)}`}</td>
                         <td>
                           {r.enrolled === null ? '—' : <EnrollmentBar enrolled={r.enrolled} target={r.target} />}

@@ -6,7 +6,7 @@ import Gantt from 'frappe-gantt';
 import 'frappe-gantt.css';
 import { api, ApiError, type Rec } from '../api';
 import { can } from '../access';
-import { fmtDate, fmtNumber, fmtTime, label } from '../format';
+import { fmtDate, fmtNumber, fmtTime, label, registryWords } from '../format';
 import { Link } from '../router';
 import { useUser } from '../session';
 import { Empty, EnrollmentBar, ErrorBox, Loading, StatusTag, useLoad } from '../components/ui';
@@ -224,10 +224,6 @@ async function loadOverview(id: number, audit: boolean, planning: boolean) {
   ]);
   return { study, summary, enrollment, forecast, milestones, sites, trail: (trail?.items ?? []).slice(-8).reverse() as Rec[] };
 }
-
-/** A ClinicalTrials.gov code as words: RANDOMIZED → Randomized. */
-const registryWords = (code: string | null | undefined) =>
-  code ? code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' ') : '—';
 
 /** What the study registers (ClinicalTrials.gov): status, design,
  * conditions, collaborators, arms, eligibility; null when nothing is kept. */
