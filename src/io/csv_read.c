@@ -64,25 +64,32 @@ int csv_read_file(const char *path, char **data, size_t *len, struct err *e)
 	return 0;
 }
 
-/* The records of data: every field to fields, per record its field count
- * to widths and its first line to lines. */
+/* The records of data: every field to fields (pointing into text, where
+ * the values are written one after another), per record its field count to
+ * widths and its first line to lines. */
 struct records {
 	struct list fields, widths, lines;
+	char *text;
+	size_t used;
 };
 
 static int split(const char *data, size_t len, const char *name, struct records *out,
 		 struct err *e)
 {
 	size_t i = 0, line = 1, fields = 0, record_line = 1;
-	char *field = malloc(len + 1);
+	char *field;
 
-	if (!field)
+	/* Each byte read gives at most one byte of value, and each value one
+	 * NUL; there are at most len + 1 values. */
+	out->text = malloc(2 * len + 2);
+	if (!out->text)
 		abort();
 	if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3))
 		i = 3;
 	while (i < len) {
 		size_t n = 0, start_line = line;
 		bool end_of_record = false, quoted = false, by_comma = false;
+		field = out->text + out->used;
 		if (fields == 0)
 			record_line = line;
 		if (data[i] == '"') {
@@ -90,7 +97,6 @@ static int split(const char *data, size_t len, const char *name, struct records 
 			i++;
 			for (;;) {
 				if (i >= len) {
-					free(field);
 					return err_set(e, CTMS_EINVAL,
 						       "%s line %zu: a quoted field is not closed", name,
 						       start_line);
@@ -125,7 +131,9 @@ static int split(const char *data, size_t len, const char *name, struct records 
 		/* A blank line is no record. */
 		if (end_of_record && !by_comma && fields == 0 && n == 0 && !quoted)
 			continue;
-		list_push(&out->fields, copy(field, n));
+		field[n] = '\0';
+		out->used += n + 1;
+		list_push(&out->fields, field);
 		fields++;
 		if (end_of_record) {
 			list_push(&out->widths, (void *)(uintptr_t)fields);
@@ -137,7 +145,6 @@ static int split(const char *data, size_t len, const char *name, struct records 
 		list_push(&out->widths, (void *)(uintptr_t)fields);
 		list_push(&out->lines, (void *)(uintptr_t)record_line);
 	}
-	free(field);
 	return 0;
 }
 
@@ -153,6 +160,12 @@ static void arrange(struct records *rec, struct csv_table *t)
 	t->lines = malloc((t->nrows + 1) * sizeof(*t->lines));
 	if (!t->header || !t->widths || !t->lines)
 		abort();
+	/* The text ends with a NUL of its own: the value of a missing cell. */
+	char *empty = rec->text + rec->used;
+
+	*empty = '\0';
+	t->text = rec->text;
+	rec->text = NULL;
 	for (size_t c = 0; c < ncolumns; c++)
 		t->header[c] = rec->fields.items[c];
 	t->cells = t->header + ncolumns;
@@ -160,15 +173,11 @@ static void arrange(struct records *rec, struct csv_table *t)
 		size_t width = (size_t)(uintptr_t)rec->widths.items[r + 1];
 		t->widths[r] = width;
 		t->lines[r] = (size_t)(uintptr_t)rec->lines.items[r + 1];
-		for (size_t c = 0; c < width; c++) {
-			char *v = rec->fields.items[next++];
+		for (size_t c = 0; c < width; c++, next++)
 			if (c < ncolumns)
-				t->cells[r * ncolumns + c] = v;
-			else
-				free(v);
-		}
+				t->cells[r * ncolumns + c] = rec->fields.items[next];
 		for (size_t c = width; c < ncolumns; c++)
-			t->cells[r * ncolumns + c] = copy("", 0);
+			t->cells[r * ncolumns + c] = empty;
 	}
 }
 
@@ -192,9 +201,7 @@ int csv_parse(const char *data, size_t len, const char *name, bool strict, struc
 	}
 	if (!rc)
 		arrange(&rec, t);
-	else
-		for (size_t i = 0; i < rec.fields.n; i++)
-			free(rec.fields.items[i]);
+	free(rec.text);
 	free(rec.fields.items);
 	free(rec.widths.items);
 	free(rec.lines.items);
@@ -222,9 +229,7 @@ int csv_load(const char *path, bool strict, struct csv_table *t, struct err *e)
 
 void csv_release(struct csv_table *t)
 {
-	size_t n = t->ncolumns * (t->nrows + 1);
-	for (size_t i = 0; t->header && i < n; i++)
-		free(t->header[i]);
+	free(t->text);
 	free(t->header);
 	free(t->widths);
 	free(t->lines);

@@ -20,6 +20,8 @@ struct csv_table {
 	size_t ncolumns, nrows;
 	char **header;  /* ncolumns names */
 	char **cells;   /* nrows * ncolumns values, row by row; "" for empty or missing */
+	char *text;     /* every value, NUL-terminated one after another: the
+			 * names and cells point into it */
 	size_t *widths; /* per row: the number of fields it had */
 	size_t *lines;  /* per row: the line of the file it starts on (the header is line 1) */
 	char *name;     /* the file name, for reports */
