@@ -105,7 +105,7 @@ static const struct field_def fields[] = {
 	FIELD_TEXT("eligibility_criteria", 0, 30000),
 };
 
-static bool nct_valid(const char *s)
+bool study_nct_valid(const char *s)
 {
 	if (strlen(s) != 11 || strncmp(s, "NCT", 3))
 		return false;
@@ -120,7 +120,7 @@ static int check(struct db *db, const json_t *old, const json_t *rec, struct err
 	const char *nct = json_str(rec, "nct_id");
 	const char *start = json_str(rec, "planned_start_on"), *end = json_str(rec, "planned_end_on");
 
-	if (nct && !nct_valid(nct))
+	if (nct && !study_nct_valid(nct))
 		err_field(e, "nct_id", "must be a ClinicalTrials.gov id: NCT and 8 digits");
 	if (start && end && strcmp(end, start) < 0)
 		err_field(e, "planned_end_on", "is before planned_start_on (%s)", start);

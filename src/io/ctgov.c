@@ -170,7 +170,7 @@ int ctgov_import_one(struct db *db, const struct actor *a, const json_t *record,
 					    : "not a JSON object: not a CT.gov study record");
 		return 0;
 	}
-	if (!nct || !ctgov_nct_valid(nct)) {
+	if (!nct || !study_nct_valid(nct)) {
 		ctgov_report_reject(r, where, nct, "invalid NCT id '%s': expected NCT followed by 8 digits",
 				    nct ? nct : "");
 		return 0;

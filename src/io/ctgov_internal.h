@@ -40,8 +40,6 @@ void ctgov_report_reject(struct ctgov_report *r, const char *where, const char *
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Appends a note about the study of o. */
 void ctgov_note(struct outcome *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* NCT followed by 8 digits. */
-bool ctgov_nct_valid(const char *s);
 /* Whether value passes the rules of field name of def; the message goes to
  * why (may be NULL). */
 bool ctgov_fits(const struct entity_def *def, const char *name, const json_t *value, char *why,

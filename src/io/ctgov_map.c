@@ -63,16 +63,6 @@ void ctgov_note(struct outcome *o, const char *fmt, ...)
 						  o->nct, "note", message));
 }
 
-bool ctgov_nct_valid(const char *s)
-{
-	if (strlen(s) != 11 || strncmp(s, "NCT", 3))
-		return false;
-	for (int i = 3; i < 11; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
 /* Whether value passes the rules of field name of def; the message goes to why. */
 bool ctgov_fits(const struct entity_def *def, const char *name, const json_t *value, char *why,
 		size_t len)
