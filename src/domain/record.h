@@ -159,6 +159,10 @@ int record_create_noted(struct db *db, const struct actor *a, const struct entit
  * is not read back. */
 int record_create_id(struct db *db, const struct actor *a, const struct entity_def *def,
 		     int64_t parent_id, const json_t *input, int64_t *id, struct err *e);
+/* Every record of def under parent_id (0: all) that the actor may see, in
+ * id order, as a new array in *out (all pages of record_list). */
+int record_list_all(struct db *db, const struct actor *a, const struct entity_def *def,
+		    int64_t parent_id, json_t **out, struct err *e);
 /* Every record of def under parent_id (0: all) that the actor may see, as
  * {value of key_field: record} in *out (a new object; records without the
  * key are left out): what an importer compares its input with. */

@@ -312,24 +312,36 @@ int record_read(struct db *db, const struct actor *a, const struct entity_def *d
 	return rc;
 }
 
-int record_index(struct db *db, const struct actor *a, const struct entity_def *def,
-		 int64_t parent_id, const char *key_field, json_t **out, struct err *e)
+int record_list_all(struct db *db, const struct actor *a, const struct entity_def *def,
+		    int64_t parent_id, json_t **out, struct err *e)
 {
 	struct list_query q = {.parent_id = parent_id, .limit = 1000};
-	json_t *items, *rec;
+	json_t *items;
 	int64_t next = 0;
-	size_t i;
 	int rc;
 
-	*out = json_object();
+	*out = json_array();
 	do {
 		q.after_id = next;
 		if ((rc = record_list(db, a, def, &q, &items, &next, e)))
 			return rc;
-		json_array_foreach(items, i, rec)
-			if (json_str(rec, key_field))
-				json_object_set(*out, json_str(rec, key_field), rec);
+		json_array_extend(*out, items);
 		json_decref(items);
 	} while (next);
 	return 0;
+}
+
+int record_index(struct db *db, const struct actor *a, const struct entity_def *def,
+		 int64_t parent_id, const char *key_field, json_t **out, struct err *e)
+{
+	json_t *all, *rec;
+	size_t i;
+	int rc = record_list_all(db, a, def, parent_id, &all, e);
+
+	*out = json_object();
+	json_array_foreach(all, i, rec)
+		if (json_str(rec, key_field))
+			json_object_set(*out, json_str(rec, key_field), rec);
+	json_decref(all);
+	return rc;
 }

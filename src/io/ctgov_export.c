@@ -326,20 +326,11 @@ static void sort_by_number(json_t *sites)
 static int locations(struct db *db, const struct actor *a, int64_t study_id, json_t **out,
 		     struct err *e)
 {
-	struct list_query q = {.parent_id = study_id, .limit = 1000};
-	json_t *items, *ss, *sorted = json_array();
-	int64_t next = 0;
+	json_t *ss, *sorted;
 	size_t i;
-	int rc = 0;
+	int rc = record_list_all(db, a, &study_site_def, study_id, &sorted, e);
 
 	*out = json_array();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, &study_site_def, &q, &items, &next, e)))
-			break;
-		json_array_extend(sorted, items);
-		json_decref(items);
-	} while (next);
 	/* Imported locations are numbered in their record's order (ctgov.h). */
 	if (!rc)
 		sort_by_number(sorted);
@@ -356,26 +347,19 @@ static int locations(struct db *db, const struct actor *a, int64_t study_id, jso
 static int study_arms(struct db *db, const struct actor *a, int64_t study_id, json_t **out,
 		      struct err *e)
 {
-	struct list_query q = {.parent_id = study_id, .limit = 1000};
-	json_t *items, *subject, *seen = json_object();
-	int64_t next = 0;
+	json_t *subjects, *subject, *seen = json_object();
 	size_t i;
-	int rc;
+	int rc = record_list_all(db, a, &subject_def, study_id, &subjects, e);
 
 	*out = json_array();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, &subject_def, &q, &items, &next, e)))
-			break;
-		json_array_foreach(items, i, subject) {
-			const char *arm = json_str(subject, "arm");
-			if (arm && !json_object_get(seen, arm)) {
-				json_object_set_new(seen, arm, json_true());
-				json_array_append_new(*out, json_string(arm));
-			}
+	json_array_foreach(subjects, i, subject) {
+		const char *arm = json_str(subject, "arm");
+		if (!rc && arm && !json_object_get(seen, arm)) {
+			json_object_set_new(seen, arm, json_true());
+			json_array_append_new(*out, json_string(arm));
 		}
-		json_decref(items);
-	} while (next);
+	}
+	json_decref(subjects);
 	json_decref(seen);
 	if (rc) {
 		json_decref(*out);

@@ -119,26 +119,6 @@ static json_t *period(const char *start, const char *end)
 	return p;
 }
 
-/* Every record of def under study_id the actor may see. */
-static int list_all(struct db *db, const struct actor *a, const struct entity_def *def,
-		    int64_t study_id, json_t **out, struct err *e)
-{
-	struct list_query q = {.parent_id = study_id, .limit = 1000};
-	json_t *items;
-	int64_t next = 0;
-	int rc;
-
-	*out = json_array();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, def, &q, &items, &next, e)))
-			return rc;
-		json_array_extend(*out, items);
-		json_decref(items);
-	} while (next);
-	return 0;
-}
-
 static json_t *organization(const json_t *org)
 {
 	json_t *r = json_pack("{s:s, s:o, s:b}", "resourceType", "Organization", "id",
@@ -315,13 +295,13 @@ static int add_parts(struct db *db, const struct actor *a, const json_t *study, 
 		json_object_set_new(rs, "sponsor", add_entry(bundle, organization(org)));
 	err_release(&ignored);
 	json_decref(org);
-	if ((rc = list_all(db, a, &study_site_def, json_int(study, "id", 0), &sites, e)))
+	if ((rc = record_list_all(db, a, &study_site_def, json_int(study, "id", 0), &sites, e)))
 		goto done;
 	if (json_array_size(sites))
 		json_object_set_new(rs, "site", json_array());
 	json_array_foreach(sites, i, v)
 		json_array_append_new(json_object_get(rs, "site"), add_entry(bundle, location(db, a, v)));
-	if ((rc = list_all(db, a, &subject_def, json_int(study, "id", 0), &subjects, e)))
+	if ((rc = record_list_all(db, a, &subject_def, json_int(study, "id", 0), &subjects, e)))
 		goto done;
 	if ((arms = study_arms(study, subjects)))
 		json_object_set_new(rs, "arm", arms);

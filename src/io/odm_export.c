@@ -64,26 +64,6 @@ static void set(xmlNodePtr n, const char *name, const char *value)
 	xmlNewProp(n, (const xmlChar *)name, (const xmlChar *)value);
 }
 
-/* Every record of def under parent the actor may see, in id order. */
-static int all(struct db *db, const struct actor *a, const struct entity_def *def, int64_t parent,
-	       json_t **out, struct err *e)
-{
-	struct list_query q = {.parent_id = parent, .limit = 1000};
-	json_t *items;
-	int64_t next = 0;
-	int rc;
-
-	*out = json_array();
-	do {
-		q.after_id = next;
-		if ((rc = record_list(db, a, def, &q, &items, &next, e)))
-			return rc;
-		json_array_extend(*out, items);
-		json_decref(items);
-	} while (next);
-	return 0;
-}
-
 static void ref(struct out *o, xmlNodePtr parent, const char *element, const char *attr,
 		const char *oid)
 {
@@ -315,18 +295,18 @@ static int read_all(struct db *db, const struct actor *a, int64_t study_id, stru
 	int rc = record_get(db, a, &study_def, study_id, &x->study, e);
 
 	if (!rc)
-		rc = all(db, a, &study_site_def, study_id, &x->sites, e);
+		rc = record_list_all(db, a, &study_site_def, study_id, &x->sites, e);
 	if (!rc)
-		rc = all(db, a, &visit_definition_def, study_id, &x->definitions, e);
+		rc = record_list_all(db, a, &visit_definition_def, study_id, &x->definitions, e);
 	if (!rc)
-		rc = all(db, a, &subject_def, study_id, &x->subjects, e);
+		rc = record_list_all(db, a, &subject_def, study_id, &x->subjects, e);
 	x->visits = json_object();
 	json_array_foreach(x->subjects, i, s) {
 		json_t *visits = NULL;
 		char key[24];
 		if (rc)
 			break;
-		rc = all(db, a, &subject_visit_def, json_int(s, "id", 0), &visits, e);
+		rc = record_list_all(db, a, &subject_visit_def, json_int(s, "id", 0), &visits, e);
 		snprintf(key, sizeof(key), "%lld", (long long)json_int(s, "id", 0));
 		json_object_set_new(x->visits, key, visits);
 	}
